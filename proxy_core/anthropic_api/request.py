@@ -1,0 +1,135 @@
+"""Validation of a Messages API request body into a BackendRequest.
+
+Errors name the offending field with the API's own dotted path
+(``messages.2.content.0.type``) so a caller can find it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from proxy_core.anthropic_api.models import resolve_model
+from proxy_core.backend.base import BackendRequest
+from proxy_core.errors import InvalidRequestError
+
+ROLES = ("user", "assistant")
+# Block types the CLI passes on unchanged inside a message.
+CONTENT_BLOCK_TYPES = frozenset(
+    {"text", "image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking"}
+)
+MAX_TOKENS_LIMIT = 128_000
+
+
+@dataclass(frozen=True)
+class MessagesCall:
+    """A validated request: what the backend runs, plus what only the HTTP layer needs."""
+
+    backend_request: BackendRequest
+    stream: bool
+    requested_model: str
+
+
+def _fail(message: str, param: str) -> InvalidRequestError:
+    return InvalidRequestError(f"{param}: {message}", param=param)
+
+
+def _strip_cache_control(block: dict[str, Any]) -> dict[str, Any]:
+    # The CLI adds its own cache breakpoints; caller markers would exceed the API's limit of 4.
+    return {key: value for key, value in block.items() if key != "cache_control"}
+
+
+def _content(raw: Any, param: str) -> str | list[dict[str, Any]]:
+    if isinstance(raw, str):
+        if not raw:
+            raise _fail("must not be empty", param)
+        return raw
+    if not isinstance(raw, list) or not raw:
+        raise _fail("must be a non-empty string or a non-empty list of content blocks", param)
+    blocks = []
+    for index, block in enumerate(raw):
+        where = f"{param}.{index}"
+        if not isinstance(block, dict):
+            raise _fail("must be an object", where)
+        kind = block.get("type")
+        if kind not in CONTENT_BLOCK_TYPES:
+            raise _fail(f"unsupported content block type {kind!r}", f"{where}.type")
+        if kind == "text" and not isinstance(block.get("text"), str):
+            raise _fail("must be a string", f"{where}.text")
+        blocks.append(_strip_cache_control(block))
+    return blocks
+
+
+def _messages(raw: Any) -> list[dict[str, Any]]:
+    if not isinstance(raw, list) or not raw:
+        raise _fail("must be a non-empty list", "messages")
+    messages = []
+    for index, message in enumerate(raw):
+        where = f"messages.{index}"
+        if not isinstance(message, dict):
+            raise _fail("must be an object", where)
+        role = message.get("role")
+        if role not in ROLES:
+            raise _fail(f"role must be 'user' or 'assistant', got {role!r}", f"{where}.role")
+        if "content" not in message:
+            raise _fail("is required", f"{where}.content")
+        messages.append({"role": role, "content": _content(message["content"], f"{where}.content")})
+    if messages[-1]["role"] != "user":
+        raise _fail(
+            "the last message must come from the user; a trailing assistant message "
+            "(prefill) cannot be continued through Claude Code",
+            f"messages.{len(messages) - 1}.role",
+        )
+    return messages
+
+
+def _system(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return raw or None
+    if not isinstance(raw, list):
+        raise _fail("must be a string or a list of text blocks", "system")
+    parts = []
+    for index, block in enumerate(raw):
+        if not isinstance(block, dict) or block.get("type") != "text":
+            raise _fail("must be a text block", f"system.{index}")
+        if not isinstance(block.get("text"), str):
+            raise _fail("must be a string", f"system.{index}.text")
+        parts.append(block["text"])
+    return "\n\n".join(parts) or None
+
+
+def _max_tokens(raw: Any) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise _fail("must be an integer", "max_tokens")
+    if not 1 <= raw <= MAX_TOKENS_LIMIT:
+        raise _fail(f"must be between 1 and {MAX_TOKENS_LIMIT}", "max_tokens")
+    return raw
+
+
+def parse_messages_request(body: Any, *, default_model: str, request_id: str) -> MessagesCall:
+    if not isinstance(body, dict):
+        raise InvalidRequestError("The request body must be a JSON object.")
+    requested = body.get("model", default_model)
+    if not isinstance(requested, str) or not requested:
+        raise _fail("must be a non-empty string", "model")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise _fail("must be a boolean", "stream")
+    if body.get("tools"):
+        raise _fail("caller tools are not supported by this version of the proxy", "tools")
+    metadata = body.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise _fail("must be an object", "metadata")
+    request = BackendRequest(
+        model=resolve_model(requested),
+        messages=_messages(body.get("messages")),
+        system=_system(body.get("system")),
+        max_tokens=_max_tokens(body.get("max_tokens")),
+        request_id=request_id,
+        metadata=metadata,
+    )
+    return MessagesCall(backend_request=request, stream=stream, requested_model=requested)

@@ -1,0 +1,38 @@
+"""The backend seam: one request in, Anthropic Messages stream events out.
+
+Events are the ``data`` objects of the Anthropic SSE stream (``message_start``,
+``content_block_start``, ``content_block_delta``, ``content_block_stop``,
+``message_delta``, ``message_stop``), from one ``message_start`` to its
+``message_stop``. Failures are raised as :class:`proxy_core.errors.ProxyError`.
+Every response the proxy writes is a view of this stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+StreamEventData = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BackendRequest:
+    """A validated Messages request, in the shape the backend needs."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    system: str | None = None
+    max_tokens: int | None = None
+    request_id: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    def stream(self, request: BackendRequest) -> AsyncIterator[StreamEventData]:
+        """Yield the response's stream events; raise ProxyError on failure."""
+        ...
+
+    async def aclose(self) -> None:
+        """End every running request and release what the backend holds."""
+        ...

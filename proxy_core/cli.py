@@ -1,0 +1,105 @@
+"""The headless command: ``claude-sdk-proxy`` / ``python -m proxy_core``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from proxy_core.backend.environment import (
+    AUTH_MODE_API_KEY,
+    auth_mode,
+    drop_parent_session_variables,
+    points_at_proxy,
+)
+from proxy_core.config import ConfigError, Settings, load_settings
+from proxy_core.log import configure_logging
+from proxy_core.server import PortInUseError, serve_until_signalled
+from proxy_core.version import __version__
+
+log = logging.getLogger("proxy_core")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # One clear line and exit status 2, without the usage block.
+        self.exit(2, f"claude-sdk-proxy: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="claude-sdk-proxy",
+        description="A local Anthropic Messages API served through your Claude subscription.",
+    )
+    parser.add_argument(
+        "-p", "--port", type=int, help="listen port (default 3456, env CLAUDE_PROXY_PORT)"
+    )
+    parser.add_argument(
+        "-H", "--host", help="bind address (default 127.0.0.1, env CLAUDE_PROXY_HOST)"
+    )
+    parser.add_argument("-d", "--debug", action="store_true", default=None, help="debug logging")
+    parser.add_argument(
+        "-v", "--version", action="version", version=f"claude-sdk-proxy {__version__}"
+    )
+    return parser
+
+
+def _check_safe(settings: Settings) -> None:
+    if not settings.is_loopback_only and not settings.api_key:
+        raise ConfigError(
+            f"refusing to listen on {settings.host} without an API key: set CLAUDE_PROXY_API_KEY "
+            "so only your clients can use your subscription"
+        )
+
+
+def _warn_about_environment(settings: Settings) -> None:
+    if auth_mode(os.environ) == AUTH_MODE_API_KEY:
+        log.warning(
+            "ANTHROPIC_API_KEY is set: requests are billed to that API account, "
+            "not to your Claude subscription. Unset it to use the subscription."
+        )
+    base_url = os.environ.get("ANTHROPIC_BASE_URL", "")
+    if base_url and points_at_proxy(base_url, settings.port):
+        log.warning(
+            "ANTHROPIC_BASE_URL points at this proxy; the CLI will use the Anthropic API instead"
+        )
+    elif base_url:
+        log.info("The CLI will call %s (ANTHROPIC_BASE_URL)", base_url)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    removed = drop_parent_session_variables(os.environ)
+    try:
+        settings = load_settings(
+            overrides={"port": args.port, "host": args.host, "debug": args.debug}
+        )
+        _check_safe(settings)
+    except ConfigError as exc:
+        print(f"claude-sdk-proxy: error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(debug=settings.debug)
+    if removed:
+        log.info("Started from a Claude Code session; not passing on %s", ", ".join(removed))
+    _warn_about_environment(settings)
+
+    def ready(url: str) -> None:
+        log.info("claude-sdk-proxy %s listening at %s", __version__, url)
+
+    try:
+        asyncio.run(serve_until_signalled(settings, ready))
+    except PortInUseError as exc:
+        print(
+            f"claude-sdk-proxy: error: {exc.strerror}; choose another with --port", file=sys.stderr
+        )
+        return 1
+    except OSError as exc:
+        print(
+            f"claude-sdk-proxy: error: cannot listen on {settings.host}:{settings.port}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

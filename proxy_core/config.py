@@ -1,0 +1,188 @@
+"""Settings: defaults < config file < environment < command-line flags.
+
+``load_settings`` is the only reader of the environment and the config file;
+everything else receives a frozen :class:`Settings`. The tray writes the same
+JSON file the headless server reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "claude-sdk-proxy"
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3456
+DEFAULT_MAX_CONCURRENT = 5
+DEFAULT_TIMEOUT_MS = 30 * 60 * 1000
+DEFAULT_IDLE_TIMEOUT_S = 300.0
+DEFAULT_QUEUE_TIMEOUT_S = 60.0
+DEFAULT_PING_INTERVAL_S = 15.0
+DEFAULT_SHUTDOWN_GRACE_S = 10.0
+DEFAULT_CLI_RETRIES = 0
+DEFAULT_MODEL = "sonnet"
+
+ENV_PREFIX = "CLAUDE_PROXY_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the proxy cannot use."""
+
+
+def user_config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    override = environ.get("CLAUDE_PROXY_CONFIG_DIR")
+    return Path(override) if override else Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def user_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    override = environ.get("CLAUDE_PROXY_DATA_DIR")
+    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def user_log_dir(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    override = environ.get("CLAUDE_PROXY_LOG_DIR")
+    return Path(override) if override else Path(platformdirs.user_log_dir(APP_NAME))
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    api_key: str | None = field(default=None, repr=False)
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT
+    # Requests beyond max_concurrent wait here; past it they are refused at once.
+    max_queue: int = 2 * DEFAULT_MAX_CONCURRENT
+    queue_timeout_s: float = DEFAULT_QUEUE_TIMEOUT_S
+    timeout_ms: int = DEFAULT_TIMEOUT_MS
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
+    ping_interval_s: float = DEFAULT_PING_INTERVAL_S
+    shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
+    cli_retries: int = DEFAULT_CLI_RETRIES
+    cli_path: str | None = None
+    default_model: str = DEFAULT_MODEL
+    debug: bool = False
+    data_dir: Path = field(default_factory=lambda: user_data_dir())
+
+    @property
+    def base_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        host = "[::1]" if host == "::" else host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def is_loopback_only(self) -> bool:
+        return self.host in ("127.0.0.1", "localhost", "::1")
+
+    @property
+    def work_dir(self) -> Path:
+        """The empty private directory every CLI runs in (its path reaches the prompt)."""
+        return self.data_dir / "cli-workdir"
+
+
+# Environment variable -> (field name, parser). Names follow the seed where users know them.
+_ENV_FIELDS: dict[str, str] = {
+    "CLAUDE_PROXY_HOST": "host",
+    "CLAUDE_PROXY_PORT": "port",
+    "CLAUDE_PROXY_API_KEY": "api_key",
+    "CLAUDE_PROXY_MAX_CONCURRENT": "max_concurrent",
+    "CLAUDE_PROXY_MAX_QUEUE": "max_queue",
+    "CLAUDE_PROXY_QUEUE_TIMEOUT_S": "queue_timeout_s",
+    "CLAUDE_PROXY_TIMEOUT_MS": "timeout_ms",
+    "CLAUDE_PROXY_IDLE_TIMEOUT_S": "idle_timeout_s",
+    "CLAUDE_PROXY_PING_INTERVAL_S": "ping_interval_s",
+    "CLAUDE_PROXY_SHUTDOWN_GRACE_S": "shutdown_grace_s",
+    "CLAUDE_PROXY_CLI_RETRIES": "cli_retries",
+    "CLAUDE_PROXY_CLI_PATH": "cli_path",
+    "CLAUDE_PROXY_DEFAULT_MODEL": "default_model",
+    "CLAUDE_PROXY_DEBUG": "debug",
+}
+
+_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, raw: Any, source: str) -> Any:
+    kind = _FIELD_TYPES[name]
+    try:
+        if kind == "int":
+            value: Any = int(raw)
+        elif kind == "float":
+            value = float(raw)
+        elif kind == "bool":
+            value = (
+                raw
+                if isinstance(raw, bool)
+                else str(raw).strip().lower() in ("1", "true", "yes", "on")
+            )
+        elif kind == "Path":
+            value = Path(raw)
+        else:
+            value = None if raw in (None, "") else str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {raw!r} is not a valid {kind}") from None
+    return value
+
+
+def _validate(settings: Settings) -> Settings:
+    if not 0 <= settings.port <= 65535:
+        raise ConfigError(f"port must be between 0 and 65535, got {settings.port}")
+    if settings.max_concurrent < 1:
+        raise ConfigError(f"max_concurrent must be at least 1, got {settings.max_concurrent}")
+    if settings.max_queue < 0:
+        raise ConfigError(f"max_queue must not be negative, got {settings.max_queue}")
+    if settings.timeout_ms <= 0 or settings.idle_timeout_s <= 0 or settings.ping_interval_s <= 0:
+        raise ConfigError("timeouts and the ping interval must be positive")
+    if not 0 <= settings.cli_retries <= 15:
+        raise ConfigError(f"cli_retries must be between 0 and 15, got {settings.cli_retries}")
+    return settings
+
+
+def config_file_path(environ: Mapping[str, str] | None = None) -> Path:
+    return user_config_dir(environ) / "config.json"
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The JSON settings file, or ``{}`` when there is none. Unknown keys are an error."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a JSON object")
+    unknown = sorted(set(data) - set(_FIELD_TYPES))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    return data
+
+
+def load_settings(
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_path: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {"data_dir": user_data_dir(environ)}
+    path = config_path or config_file_path(environ)
+    for name, raw in read_config_file(path).items():
+        values[name] = _coerce(name, raw, f"{path}: {name}")
+    for variable, name in _ENV_FIELDS.items():
+        if variable in environ and environ[variable] != "":
+            values[name] = _coerce(name, environ[variable], variable)
+    if "max_concurrent" in values and "max_queue" not in values:
+        values["max_queue"] = 2 * int(values["max_concurrent"])
+    for name, raw in (overrides or {}).items():
+        if raw is not None:
+            values[name] = _coerce(name, raw, f"--{name.replace('_', '-')}")
+    return _validate(replace(Settings(), **values))

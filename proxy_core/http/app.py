@@ -1,0 +1,79 @@
+"""create_app: the one constructor of the aiohttp application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from proxy_core.anthropic_api import routes as anthropic_routes
+from proxy_core.backend.base import Backend
+from proxy_core.backend.environment import auth_mode
+from proxy_core.config import Settings
+from proxy_core.http import service_routes
+from proxy_core.http.keys import backend_key, backend_tasks_key, gate_key, settings_key, status_key
+from proxy_core.http.middleware import request_context, require_api_key
+from proxy_core.limits import ConcurrencyGate
+from proxy_core.status import ProxyStatus
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+def create_app(
+    settings: Settings, backend: Backend, *, environ: Mapping[str, str] | None = None
+) -> web.Application:
+    environ = os.environ if environ is None else environ
+    app = web.Application(
+        middlewares=[request_context, require_api_key], client_max_size=MAX_BODY_BYTES
+    )
+    app[settings_key] = settings
+    app[backend_key] = backend
+    app[gate_key] = ConcurrencyGate(
+        settings.max_concurrent, settings.max_queue, settings.queue_timeout_s
+    )
+    app[status_key] = ProxyStatus(auth_mode=auth_mode(environ))
+    app[backend_tasks_key] = set()
+    service_routes.add_routes(app)
+    anthropic_routes.add_routes(app)
+    app.on_startup.append(_check_cli_in_background)
+    app.on_shutdown.append(_finish_in_flight)
+    app.on_cleanup.append(_close_backend)
+    return app
+
+
+async def _check_cli_in_background(app: web.Application) -> None:
+    async def check() -> None:
+        with contextlib.suppress(Exception):
+            await service_routes.refresh_cli_status(app)
+
+    app[_startup_check_key] = asyncio.get_running_loop().create_task(check())
+
+
+_startup_check_key = web.AppKey("startup_check", asyncio.Task[None])
+
+
+async def _finish_in_flight(app: web.Application) -> None:
+    """Let running requests finish within the grace period, then end their CLIs."""
+    tasks = app[backend_tasks_key].copy()
+    if not tasks:
+        return
+    grace = app[settings_key].shutdown_grace_s
+    log.info("Waiting up to %.0f s for %d running request(s)", grace, len(tasks))
+    _, pending = await asyncio.wait(tasks, timeout=grace)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=5)
+
+
+async def _close_backend(app: web.Application) -> None:
+    task = app.get(_startup_check_key)
+    if task is not None:
+        task.cancel()
+    await app[backend_key].aclose()

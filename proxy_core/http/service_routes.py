@@ -1,0 +1,82 @@
+"""GET / (what this is and how to use it) and GET /health (is it able to serve)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiohttp import web
+
+from proxy_core.backend.cli_status import read_cli_status
+from proxy_core.http.keys import gate_key, settings_key, status_key
+from proxy_core.version import __version__
+
+CLI_STATUS_MAX_AGE_S = 60.0
+_checked_at_key = web.AppKey("cli_checked_at", float)
+_check_lock_key = web.AppKey("cli_check_lock", asyncio.Lock)
+
+
+async def refresh_cli_status(app: web.Application, *, max_age_s: float = 0.0) -> None:
+    """Re-read `claude auth status` when the last reading is older than ``max_age_s``."""
+    async with app[_check_lock_key]:
+        if time.monotonic() - app.get(_checked_at_key, -1e9) < max_age_s:
+            return
+        app[status_key].cli = await read_cli_status(app[settings_key].cli_path)
+        app[_checked_at_key] = time.monotonic()
+
+
+async def service_info(request: web.Request) -> web.Response:
+    settings = request.app[settings_key]
+    return web.json_response(
+        {
+            "name": "claude-sdk-proxy",
+            "version": __version__,
+            "base_url": settings.base_url,
+            "endpoints": {
+                "messages": "POST /v1/messages",
+                "count_tokens": "POST /v1/messages/count_tokens",
+                "models": "GET /v1/models",
+                "health": "GET /health",
+            },
+            "auth_required": bool(settings.api_key),
+        }
+    )
+
+
+async def health(request: web.Request) -> web.Response:
+    app = request.app
+    await refresh_cli_status(app, max_age_s=CLI_STATUS_MAX_AGE_S)
+    status = app[status_key]
+    gate = app[gate_key]
+    cli = status.cli
+    problems = []
+    if cli is None or cli.path is None:
+        problems.append("Claude Code CLI not found")
+    elif cli.problem:
+        problems.append(cli.problem)
+    elif not cli.logged_in:
+        problems.append("Claude Code is not logged in: run `claude /login`")
+    if status.auth_failure:
+        problems.append(status.auth_failure.message)
+    return web.json_response(
+        {
+            "status": "ok" if not problems else "degraded",
+            "version": __version__,
+            "auth_mode": status.auth_mode,
+            "cli": cli.as_json() if cli else None,
+            "requests": {
+                "active": gate.active,
+                "queued": gate.queued,
+                "served": status.requests_served,
+            },
+            "billing_warning": status.billing_warning.as_json() if status.billing_warning else None,
+            "problems": problems,
+        }
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app[_check_lock_key] = asyncio.Lock()
+    app.router.add_get("/", service_info)
+    app.router.add_get("/health", health)
+    app.router.add_get("/v1/health", health)

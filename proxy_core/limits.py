@@ -1,0 +1,46 @@
+"""The concurrency limit: a few requests run, a bounded queue waits, the rest are refused.
+
+A slot is held until the request's CLI process is gone, not just until the
+response is written, so the limit bounds processes and memory, not requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from proxy_core.errors import OverloadedError, QueueFullError
+
+
+class ConcurrencyGate:
+    def __init__(self, limit: int, max_queue: int, queue_timeout_s: float) -> None:
+        self._semaphore = asyncio.Semaphore(limit)
+        self._limit = limit
+        self._max_queue = max_queue
+        self._queue_timeout_s = queue_timeout_s
+        self.active = 0
+        self.queued = 0
+
+    async def acquire(self) -> None:
+        if self.active >= self._limit and self.queued >= self._max_queue:
+            raise QueueFullError(
+                f"The proxy is at its limit: {self.active} requests running and "
+                f"{self.queued} waiting (CLAUDE_PROXY_MAX_CONCURRENT={self._limit}). "
+                "Retry shortly.",
+                retry_after=5,
+            )
+        self.queued += 1
+        try:
+            async with asyncio.timeout(self._queue_timeout_s):
+                await self._semaphore.acquire()
+        except TimeoutError:
+            raise OverloadedError(
+                f"No request slot became free within {self._queue_timeout_s:g} s; "
+                "the proxy is overloaded. Retry later."
+            ) from None
+        finally:
+            self.queued -= 1
+        self.active += 1
+
+    def release(self) -> None:
+        self.active -= 1
+        self._semaphore.release()
