@@ -26,6 +26,7 @@ class ProxyStatus:
     billing_warning: Notice | None = None
     auth_failure: Notice | None = None
     requests_served: int = 0
+    cli_checked_at: float = 0.0
 
     def note_error(self, error: ProxyError) -> None:
         if isinstance(error, BillingRefusedError):

@@ -61,9 +61,11 @@ async def _run(path: str, *args: str) -> tuple[int, str]:
     try:
         async with asyncio.timeout(STATUS_TIMEOUT_S):
             output, _ = await process.communicate()
-    except TimeoutError:
-        process.kill()
-        await process.wait()
+    except BaseException:
+        # Timed out, or cancelled at shutdown: never leave the child running.
+        if process.returncode is None:
+            process.kill()
+            await asyncio.shield(process.wait())
         raise
     return process.returncode or 0, output.decode("utf-8", "replace")
 

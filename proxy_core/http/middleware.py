@@ -29,7 +29,7 @@ log = logging.getLogger("proxy_core.access")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OPEN_PATHS = frozenset({"/health", "/v1/health"})
-REQUEST_ID_KEY = "request_id"
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
 
 
 def new_request_id() -> str:

@@ -12,17 +12,17 @@ from proxy_core.http.keys import gate_key, settings_key, status_key
 from proxy_core.version import __version__
 
 CLI_STATUS_MAX_AGE_S = 60.0
-_checked_at_key = web.AppKey("cli_checked_at", float)
 _check_lock_key = web.AppKey("cli_check_lock", asyncio.Lock)
 
 
 async def refresh_cli_status(app: web.Application, *, max_age_s: float = 0.0) -> None:
     """Re-read `claude auth status` when the last reading is older than ``max_age_s``."""
     async with app[_check_lock_key]:
-        if time.monotonic() - app.get(_checked_at_key, -1e9) < max_age_s:
+        status = app[status_key]
+        if status.cli is not None and time.monotonic() - status.cli_checked_at < max_age_s:
             return
-        app[status_key].cli = await read_cli_status(app[settings_key].cli_path)
-        app[_checked_at_key] = time.monotonic()
+        status.cli = await read_cli_status(app[settings_key].cli_path)
+        status.cli_checked_at = time.monotonic()
 
 
 async def service_info(request: web.Request) -> web.Response:

@@ -1,0 +1,130 @@
+"""/v1/messages through the real SDK and CLI, seen from the official anthropic client."""
+
+from __future__ import annotations
+
+import json
+
+import anthropic
+
+from proxy_core.testing.upstream_simulator import DEFAULT_TEXT, Text, UpstreamSimulator
+
+MODEL = "claude-sonnet-4-6"
+
+
+def test_plain_message_returns_upstream_text_and_exact_usage(
+    client: anthropic.Anthropic, sim: UpstreamSimulator
+) -> None:
+    message = client.messages.create(
+        model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "Hello"}]
+    )
+
+    assert message.content[0].type == "text"
+    assert message.content[0].text == DEFAULT_TEXT
+    assert message.stop_reason == "end_turn"
+    assert message.role == "assistant"
+    (call,) = sim.message_calls()
+    sent = call.reply_usage
+    assert sent is not None
+    assert message.usage.input_tokens == sent["input_tokens"]
+    assert message.usage.output_tokens == sent["output_tokens"]
+    assert message.usage.cache_read_input_tokens == sent["cache_read_input_tokens"]
+    assert message.usage.cache_creation_input_tokens == sent["cache_creation_input_tokens"]
+
+
+def test_streaming_yields_the_anthropic_event_sequence(
+    client: anthropic.Anthropic, sim: UpstreamSimulator
+) -> None:
+    sim.enqueue(Text("one two three", chunks=3))
+    with client.messages.stream(
+        model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "Count"}]
+    ) as stream:
+        kinds = [event.type for event in stream if event.type != "text"]
+        final = stream.get_final_message()
+
+    assert kinds[0] == "message_start"
+    assert kinds[1] == "content_block_start"
+    assert kinds.count("content_block_delta") == 3
+    assert kinds[-3:] == ["content_block_stop", "message_delta", "message_stop"]
+    assert final.content[0].type == "text" and final.content[0].text == "one two three"
+    sent = sim.message_calls()[0].reply_usage
+    assert sent is not None
+    assert final.usage.input_tokens == sent["input_tokens"]
+    assert final.usage.output_tokens == sent["output_tokens"]
+    assert final.usage.cache_read_input_tokens == sent["cache_read_input_tokens"]
+
+
+def test_system_prompt_and_history_reach_upstream_as_structured_turns(
+    client: anthropic.Anthropic, sim: UpstreamSimulator
+) -> None:
+    history = [
+        {"role": "user", "content": "My name is Ada."},
+        {"role": "assistant", "content": "Nice to meet you, Ada."},
+        {"role": "user", "content": [{"type": "text", "text": "I like tea."}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "Tea is great."}]},
+        {"role": "user", "content": "What is my name?"},
+    ]
+    client.messages.create(
+        model=MODEL,
+        max_tokens=321,
+        system=[{"type": "text", "text": "You are a terse assistant."}],
+        messages=history,  # type: ignore[arg-type]
+    )
+
+    (call,) = sim.message_calls()
+    system_texts = [block["text"] for block in call.body["system"]]
+    assert "You are a terse assistant." in system_texts
+    upstream = call.non_system_messages()
+    assert [m["role"] for m in upstream] == ["user", "assistant", "user", "assistant", "user"]
+    assert upstream[0]["content"] in (
+        "My name is Ada.",
+        [{"type": "text", "text": "My name is Ada."}],
+    )
+    assert upstream[1]["content"] == [{"type": "text", "text": "Nice to meet you, Ada."}]
+    assert upstream[2]["content"] == [{"type": "text", "text": "I like tea."}]
+    assert upstream[3]["content"] == [{"type": "text", "text": "Tea is great."}]
+    last_texts = [block["text"] for block in upstream[4]["content"] if block["type"] == "text"]
+    assert last_texts[-1] == "What is my name?"
+    assert call.body["max_tokens"] == 321
+
+
+def test_caller_text_is_never_interpreted_by_the_cli(
+    client: anthropic.Anthropic, sim: UpstreamSimulator, tmp_path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    prompt = f"summarize @{secret} and /clear"
+    client.messages.create(
+        model=MODEL, max_tokens=16, messages=[{"role": "user", "content": prompt}]
+    )
+
+    (call,) = sim.message_calls()
+    body = json.dumps(call.body)
+    assert "TOP-SECRET-CONTENT" not in body
+    last = call.non_system_messages()[-1]["content"]
+    assert [block["text"] for block in last if block["type"] == "text"][-1] == prompt
+
+
+def test_model_names_are_mapped_before_the_cli_sees_them(
+    client: anthropic.Anthropic, sim: UpstreamSimulator
+) -> None:
+    for requested, expected in [
+        ("opus", "claude-opus-5-5"),
+        ("claude-3-5-sonnet-20241022", "claude-sonnet-5-5"),
+        ("claude-haiku-4-5-20251001", "claude-haiku-4-5-20251001"),
+    ]:
+        sim.reset()
+        message = client.messages.create(
+            model=requested, max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert sim.message_calls()[0].body["model"] == expected
+        assert message.model == expected
+
+
+def test_routes_also_answer_without_the_v1_prefix(proxy, sim: UpstreamSimulator) -> None:
+    bare = anthropic.Anthropic(base_url=proxy.base_url, api_key="x", max_retries=0)
+    raw = bare.post(
+        "/messages",
+        body={"model": MODEL, "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]},
+        cast_to=object,
+    )
+    assert isinstance(raw, dict) and raw["content"][0]["text"] == DEFAULT_TEXT

@@ -1,0 +1,94 @@
+"""Shared fixtures: the upstream simulator, a running proxy, and official SDK clients.
+
+The chain under test is real except its far end: anthropic SDK -> proxy ->
+claude-agent-sdk -> bundled Claude Code CLI -> upstream simulator. The CLI
+inherits this process's environment, which is how it finds the simulator.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import psutil
+import pytest
+
+from proxy_core.config import Settings
+from proxy_core.server import ProxyServer
+from proxy_core.testing.upstream_simulator import SimulatorThread, UpstreamSimulator
+
+
+@pytest.fixture(scope="session")
+def simulator_thread() -> Iterator[SimulatorThread]:
+    with SimulatorThread() as thread:
+        saved = {k: os.environ.get(k) for k in ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY")}
+        os.environ["ANTHROPIC_BASE_URL"] = thread.base_url
+        os.environ["ANTHROPIC_API_KEY"] = "sk-ant-simulator"
+        yield thread
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def sim(simulator_thread: SimulatorThread) -> Iterator[UpstreamSimulator]:
+    simulator_thread.simulator.reset()
+    yield simulator_thread.simulator
+    simulator_thread.simulator.reset()
+
+
+def cli_processes() -> list[psutil.Process]:
+    """Live request-serving CLI processes (``--output-format stream-json``) under this process."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "stream-json" in child.cmdline():
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
+
+
+def wait_for_no_cli(timeout_s: float = 1.0) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = cli_processes()
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.02)
+
+
+ProxyFactory = Callable[..., ProxyServer]
+
+
+@pytest.fixture
+def make_proxy(sim: UpstreamSimulator, tmp_path: Path) -> Iterator[ProxyFactory]:
+    started: list[ProxyServer] = []
+
+    def factory(**overrides: Any) -> ProxyServer:
+        settings = Settings(port=0, data_dir=tmp_path / f"data{len(started)}", **overrides)
+        server = ProxyServer(settings)
+        server.start()
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+    assert wait_for_no_cli(2.0) == [], "a CLI process outlived its test"
+
+
+@pytest.fixture
+def proxy(make_proxy: ProxyFactory) -> ProxyServer:
+    return make_proxy()
+
+
+@pytest.fixture
+def client(proxy: ProxyServer) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=proxy.base_url, api_key="unused", max_retries=0)
