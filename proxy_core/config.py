@@ -75,8 +75,9 @@ class Settings:
 
     @property
     def base_url(self) -> str:
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        host = "[::1]" if host == "::" else host
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        if ":" in host:
+            host = f"[{host}]"
         return f"http://{host}:{self.port}"
 
     @property
@@ -112,6 +113,9 @@ _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 
 def _coerce(name: str, raw: Any, source: str) -> Any:
     kind = _FIELD_TYPES[name]
+    if isinstance(raw, bool) and kind != "bool" or isinstance(raw, float) and kind == "int":
+        # JSON true or 5.7 where a whole number belongs is a mistake, not a value to truncate.
+        raise ConfigError(f"{source}: {raw!r} is not a valid {kind}")
     try:
         if kind == "int":
             value: Any = int(raw)
@@ -139,8 +143,12 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError(f"max_concurrent must be at least 1, got {settings.max_concurrent}")
     if settings.max_queue < 0:
         raise ConfigError(f"max_queue must not be negative, got {settings.max_queue}")
-    if settings.timeout_ms <= 0 or settings.idle_timeout_s <= 0 or settings.ping_interval_s <= 0:
-        raise ConfigError("timeouts and the ping interval must be positive")
+    positive = ("timeout_ms", "idle_timeout_s", "ping_interval_s", "queue_timeout_s")
+    for name in positive:
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{name} must be positive, got {getattr(settings, name)}")
+    if settings.shutdown_grace_s < 0:
+        raise ConfigError(f"shutdown_grace_s must not be negative, got {settings.shutdown_grace_s}")
     if not 0 <= settings.cli_retries <= 15:
         raise ConfigError(f"cli_retries must be between 0 and 15, got {settings.cli_retries}")
     return settings
@@ -180,9 +188,9 @@ def load_settings(
     for variable, name in _ENV_FIELDS.items():
         if variable in environ and environ[variable] != "":
             values[name] = _coerce(name, environ[variable], variable)
-    if "max_concurrent" in values and "max_queue" not in values:
-        values["max_queue"] = 2 * int(values["max_concurrent"])
     for name, raw in (overrides or {}).items():
         if raw is not None:
             values[name] = _coerce(name, raw, f"--{name.replace('_', '-')}")
+    if "max_concurrent" in values and "max_queue" not in values:
+        values["max_queue"] = 2 * int(values["max_concurrent"])
     return _validate(replace(Settings(), **values))

@@ -44,7 +44,7 @@ NEWEST_IN_FAMILY = {family: f"claude-{family}-5-5" for family in FAMILIES}
 
 # Retired models: Claude 1-3.x and the first Claude 4 releases.
 _RETIRED = re.compile(
-    r"^claude-(instant|[12](\.\d)?-|3-|3\.5|opus-4-(0|1|2025)|sonnet-4-(0|2025)|opus-4$|sonnet-4$)"
+    r"^claude-(instant|[12](\.\d)?(-|$)|3-|3\.5|opus-4-(0|1|2025)|sonnet-4-(0|2025)|opus-4$|sonnet-4$)"
 )
 
 

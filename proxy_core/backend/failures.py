@@ -48,7 +48,7 @@ def failure_to_error(
     if status == 403:
         return errors.PermissionDeniedError(message)
     if category == "authentication_failed" or status == 401:
-        return errors.AuthenticationError(f"{message}. {LOGIN_HINT}")
+        return errors.AuthenticationError(f"{message.rstrip('.')}. {LOGIN_HINT}")
     if category == "billing_error" or status == 402:
         return errors.BillingError(message)
     if category == "rate_limit" or status == 429:

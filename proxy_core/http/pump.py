@@ -40,10 +40,12 @@ class EventPump:
         tasks: set[asyncio.Task[None]],
     ) -> None:
         self._events = events
-        self._on_finished = on_finished
         self._queue: asyncio.Queue[StreamEventData | ProxyError | _Marker] = asyncio.Queue()
         self._ended = False
         self._task = asyncio.get_running_loop().create_task(self._run())
+        # A done callback runs even for a task cancelled before it started, so the slot is
+        # always given back.
+        self._task.add_done_callback(lambda _task: on_finished())
         # The owner keeps a reference, so shutdown can wait for, or cancel, every CLI.
         tasks.add(self._task)
         self._task.add_done_callback(tasks.discard)
@@ -58,8 +60,6 @@ class EventPump:
         except Exception:
             log.exception("The backend failed unexpectedly")
             self._queue.put_nowait(BackendError("The backend failed unexpectedly."))
-        finally:
-            self._on_finished()
 
     async def next(self, wait_s: float | None = None) -> StreamEventData | _Marker:
         """The next event, :data:`END`, or :data:`SILENCE` when ``wait_s`` passed first."""
