@@ -25,6 +25,7 @@ DEFAULT_TIMEOUT_MS = 30 * 60 * 1000
 DEFAULT_IDLE_TIMEOUT_S = 300.0
 DEFAULT_QUEUE_TIMEOUT_S = 60.0
 DEFAULT_PING_INTERVAL_S = 15.0
+DEFAULT_STREAM_COMMIT_WAIT_S = 1.5
 DEFAULT_SHUTDOWN_GRACE_S = 10.0
 DEFAULT_CLI_RETRIES = 0
 DEFAULT_MODEL = "sonnet"
@@ -66,6 +67,8 @@ class Settings:
     timeout_ms: int = DEFAULT_TIMEOUT_MS
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
     ping_interval_s: float = DEFAULT_PING_INTERVAL_S
+    # How long a stream waits for the upstream's first event before sending message_start.
+    stream_commit_wait_s: float = DEFAULT_STREAM_COMMIT_WAIT_S
     shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
     cli_retries: int = DEFAULT_CLI_RETRIES
     cli_path: str | None = None
@@ -101,6 +104,7 @@ _ENV_FIELDS: dict[str, str] = {
     "CLAUDE_PROXY_TIMEOUT_MS": "timeout_ms",
     "CLAUDE_PROXY_IDLE_TIMEOUT_S": "idle_timeout_s",
     "CLAUDE_PROXY_PING_INTERVAL_S": "ping_interval_s",
+    "CLAUDE_PROXY_STREAM_COMMIT_WAIT_S": "stream_commit_wait_s",
     "CLAUDE_PROXY_SHUTDOWN_GRACE_S": "shutdown_grace_s",
     "CLAUDE_PROXY_CLI_RETRIES": "cli_retries",
     "CLAUDE_PROXY_CLI_PATH": "cli_path",
@@ -147,6 +151,10 @@ def _validate(settings: Settings) -> Settings:
     for name in positive:
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be positive, got {getattr(settings, name)}")
+    if settings.stream_commit_wait_s < 0:
+        raise ConfigError(
+            f"stream_commit_wait_s must not be negative, got {settings.stream_commit_wait_s}"
+        )
     if settings.shutdown_grace_s < 0:
         raise ConfigError(f"shutdown_grace_s must not be negative, got {settings.shutdown_grace_s}")
     if not 0 <= settings.cli_retries <= 15:

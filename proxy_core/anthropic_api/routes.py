@@ -22,10 +22,6 @@ from proxy_core.http.keys import backend_key, backend_tasks_key, gate_key, setti
 from proxy_core.http.middleware import REQUEST_ID_KEY
 from proxy_core.http.pump import END, SILENCE, EventPump
 
-# How long a streaming request waits for the upstream before committing to a 200:
-# failures that come sooner keep their real HTTP status (429, 401, ...).
-STREAM_COMMIT_WAIT_S = 1.5
-
 
 async def read_json(request: web.Request) -> Any:
     try:
@@ -56,7 +52,7 @@ async def create_message(request: web.Request) -> web.StreamResponse:
     pump = await start_pump(request, call)
     try:
         if call.stream:
-            return await _stream_message(request, pump)
+            return await _stream_message(request, call, pump)
         message = await _collect_message(pump)
         request.app[status_key].note_success()
         return web.json_response(message)
@@ -77,10 +73,13 @@ async def _collect_message(pump: EventPump) -> dict[str, Any]:
     return aggregate(events)
 
 
-async def _stream_message(request: web.Request, pump: EventPump) -> web.StreamResponse:
+async def _stream_message(
+    request: web.Request, call: MessagesCall, pump: EventPump
+) -> web.StreamResponse:
     settings = request.app[settings_key]
-    # Until the first event, a failure is still an ordinary HTTP error response.
-    first = await pump.next(STREAM_COMMIT_WAIT_S)
+    # Until the first event, a failure is still an ordinary HTTP error response (a 429 keeps
+    # its status and retry-after); past the wait, the stream is committed with message_start.
+    first = await pump.next(settings.stream_commit_wait_s)
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream; charset=utf-8",
@@ -92,6 +91,9 @@ async def _stream_message(request: web.Request, pump: EventPump) -> web.StreamRe
     await response.prepare(request)
     view = SSEView()
     item = first
+    if item is SILENCE:
+        await response.write(view.early_start(model=call.backend_request.model))
+        item = await pump.next(settings.ping_interval_s)
     try:
         while item is not END:
             if item is SILENCE:

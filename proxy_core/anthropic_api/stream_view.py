@@ -8,6 +8,7 @@ Both views read the same events. Usage is exact: the upstream's
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,15 +39,36 @@ def merged_usage(start_usage: dict[str, Any], delta_usage: dict[str, Any]) -> di
 
 
 class SSEView:
-    """Turns backend events into SSE frames, making the final delta's usage complete."""
+    """Turns backend events into SSE frames, making the final delta's usage complete.
+
+    When the upstream is slow to start, :meth:`early_start` sends a ``message_start`` of the
+    proxy's own; the upstream's arrives later and only lends its usage to the final delta.
+    """
 
     def __init__(self) -> None:
         self._start_usage: dict[str, Any] = {}
+        self._started_early = False
+
+    def early_start(self, *, model: str) -> bytes:
+        self._started_early = True
+        message: dict[str, Any] = {
+            "id": f"msg_{secrets.token_hex(12)}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        }
+        return sse_frame({"type": "message_start", "message": message})
 
     def frames(self, event: StreamEventData) -> bytes:
         kind = event.get("type")
         if kind == "message_start":
             self._start_usage = dict(event.get("message", {}).get("usage") or {})
+            if self._started_early:
+                return b""
         elif kind == "message_delta":
             usage = merged_usage(self._start_usage, event.get("usage") or {})
             event = {**event, "usage": usage}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+from urllib.parse import urlsplit
 
 import anthropic
 
@@ -128,3 +130,73 @@ def test_routes_also_answer_without_the_v1_prefix(proxy, sim: UpstreamSimulator)
         cast_to=object,
     )
     assert isinstance(raw, dict) and raw["content"][0]["text"] == DEFAULT_TEXT
+
+
+def _sse_events(base_url: str, body: dict[str, object]) -> list[tuple[str, dict[str, object]]]:
+    parts = urlsplit(base_url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection.request(
+        "POST", "/v1/messages", json.dumps(body), {"content-type": "application/json"}
+    )
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.getheader("content-type", "").startswith("text/event-stream")
+    events = []
+    for block in response.read().decode().split("\n\n"):
+        if block.strip():
+            name, data = block.split("\n", 1)
+            events.append((name.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
+    connection.close()
+    return events
+
+
+def test_slow_upstream_gets_message_start_at_once_then_pings(
+    make_proxy, sim: UpstreamSimulator
+) -> None:
+    proxy = make_proxy(stream_commit_wait_s=0.0, ping_interval_s=0.2)
+    sim.enqueue(Text("late but whole", first_byte_delay=1.5))
+    body = {
+        "model": MODEL,
+        "max_tokens": 16,
+        "stream": True,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    events = _sse_events(proxy.base_url, body)
+
+    names = [name for name, _ in events]
+    assert names[0] == "message_start"
+    assert names.count("message_start") == 1
+    assert "ping" in names[: names.index("content_block_start")]
+    assert names[-1] == "message_stop"
+    for name, data in events:
+        assert data["type"] == name
+    delta = next(data for name, data in events if name == "message_delta")
+    sent = sim.message_calls()[0].reply_usage
+    assert sent is not None
+    assert delta["usage"]["input_tokens"] == sent["input_tokens"]  # type: ignore[index]
+    assert delta["usage"]["cache_read_input_tokens"] == sent["cache_read_input_tokens"]  # type: ignore[index]
+
+    client = anthropic.Anthropic(base_url=proxy.base_url, api_key="x", max_retries=0)
+    sim.enqueue(Text("late but whole", first_byte_delay=1.0))
+    with client.messages.stream(
+        model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].type == "text" and final.content[0].text == "late but whole"
+    assert final.usage.input_tokens == sim.message_calls()[-1].reply_usage["input_tokens"]  # type: ignore[index]
+
+
+def test_pings_keep_a_silent_stream_alive(make_proxy, sim: UpstreamSimulator) -> None:
+    proxy = make_proxy(ping_interval_s=0.2)
+    sim.enqueue(Text("a b", chunks=2, delay_between_chunks=1.0))
+    body = {
+        "model": MODEL,
+        "max_tokens": 16,
+        "stream": True,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    names = [name for name, _ in _sse_events(proxy.base_url, body)]
+
+    first_delta = names.index("content_block_delta")
+    second_delta = names.index("content_block_delta", first_delta + 1)
+    assert names[first_delta:second_delta].count("ping") >= 3
