@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 
 SYNTHETIC_MODEL = "<synthetic>"
 MAX_LINE_BYTES = 64 << 20
+# After a max_tokens or refusal stop the CLI calls the model again on its own ("Output
+# token limit hit. Resume directly..."), spending the user's quota on an answer the
+# caller never sees. A budget any single call exceeds makes it stop after the first
+# call; interrupting at message_stop alone still let the extra call out in about half
+# of the runs.
+ONE_CALL_BUDGET_USD = 1e-6
 CLOSE_TIMEOUT_S = 3.0
 
 
@@ -82,6 +88,7 @@ class ClaudeSDKBackend:
             # Without it, "@path" in caller text makes the CLI read local files.
             verbatim_prompts=True,
             max_turns=1,
+            max_budget_usd=ONE_CALL_BUDGET_USD,
             cwd=str(settings.work_dir),
             cli_path=settings.cli_path,
             max_buffer_size=MAX_LINE_BYTES,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from urllib.parse import urlsplit
 
 import anthropic
+import pytest
 
 from proxy_core.testing.upstream_simulator import DEFAULT_TEXT, Text, UpstreamSimulator
 
@@ -200,3 +202,20 @@ def test_pings_keep_a_silent_stream_alive(make_proxy, sim: UpstreamSimulator) ->
     first_delta = names.index("content_block_delta")
     second_delta = names.index("content_block_delta", first_delta + 1)
     assert names[first_delta:second_delta].count("ping") >= 3
+
+
+@pytest.mark.parametrize("stop_reason", ["max_tokens", "refusal"])
+def test_a_cut_off_answer_costs_exactly_one_upstream_call(
+    client: anthropic.Anthropic, sim: UpstreamSimulator, stop_reason: str
+) -> None:
+    # The CLI would otherwise ask the model to "resume" on its own, spending quota.
+    for _ in range(3):
+        sim.reset()
+        sim.enqueue(Text("cut off here", stop_reason=stop_reason))
+        message = client.messages.create(
+            model=MODEL, max_tokens=4, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert message.stop_reason == stop_reason
+        assert message.content[0].type == "text" and message.content[0].text == "cut off here"
+        time.sleep(0.3)  # a follow-up call, if any, would arrive by now
+        assert len(sim.message_calls()) == 1
