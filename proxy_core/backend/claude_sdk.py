@@ -33,6 +33,7 @@ from proxy_core.backend.base import BackendRequest, StreamEventData
 from proxy_core.backend.environment import cli_overrides
 from proxy_core.backend.failures import failure_to_error
 from proxy_core.backend.history import Frame, history_frames
+from proxy_core.backend.orphans import OrphanGuard
 from proxy_core.config import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class ClaudeSDKBackend:
         self._settings = settings
         self._environ = os.environ if environ is None else environ
         self._processes: set[Any] = set()
+        self._orphans = OrphanGuard(settings.data_dir / "cli-processes")
+        self._orphans.reap()
 
     @property
     def live_cli_pids(self) -> frozenset[int]:
@@ -114,6 +117,7 @@ class ClaudeSDKBackend:
             process = _cli_process(client)
             if process is not None:
                 self._processes.add(process)
+                self._orphans.track(process.pid)
             frames = history_frames(request.messages)
             await self._feed_history(client, frames[:-1])
             await client.query(_one(frames[-1].payload))
@@ -121,7 +125,9 @@ class ClaudeSDKBackend:
                 yield event
         finally:
             await _close(client, process)
-            self._processes.discard(process)
+            if process is not None:
+                self._processes.discard(process)
+                self._orphans.untrack(process.pid)
 
     async def _feed_history(self, client: ClaudeSDKClient, frames: list[Frame]) -> None:
         for frame in frames:

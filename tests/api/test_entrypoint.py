@@ -91,10 +91,21 @@ def _wait_healthy(base_url: str, process: subprocess.Popen[str]) -> dict[str, ob
     raise AssertionError("the proxy did not come up")
 
 
+def start_headless(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "proxy_core", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_healthy(f"http://127.0.0.1:{port}", process)
+    return process
+
+
 @pytest.fixture
-def headless(sim: UpstreamSimulator, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = free_port()
-    env = {
+def headless_env(sim: UpstreamSimulator, tmp_path: Path) -> dict[str, str]:
+    return {
         **os.environ,
         "CLAUDE_PROXY_DATA_DIR": str(tmp_path / "data"),
         "CLAUDE_PROXY_CONFIG_DIR": str(tmp_path / "config"),
@@ -103,17 +114,14 @@ def headless(sim: UpstreamSimulator, tmp_path: Path) -> Iterator[tuple[str, subp
         "CLAUDE_CODE_ENTRYPOINT": "cli",
         "CLAUDE_CODE_SSE_PORT": "1",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "proxy_core", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def headless(headless_env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    process = start_headless(headless_env, port)
     try:
-        _wait_healthy(base_url, process)
-        yield base_url, process
+        yield f"http://127.0.0.1:{port}", process
     finally:
         if process.poll() is None:
             process.kill()
@@ -152,3 +160,30 @@ def test_sigterm_finishes_the_running_request_and_leaves_no_cli(
     assert process.wait(15) == 0
     _, still_alive = psutil.wait_procs(clis, timeout=2)
     assert still_alive == []
+
+
+def test_a_restart_ends_the_clis_a_killed_proxy_left_behind(
+    headless: tuple[str, subprocess.Popen[str]],
+    headless_env: dict[str, str],
+    sim: UpstreamSimulator,
+) -> None:
+    base_url, process = headless
+    sim.enqueue(Text("word " * 40, chunks=40, delay_between_chunks=0.5))
+    client = anthropic.Anthropic(base_url=base_url, api_key="x", max_retries=0)
+    with client.messages.stream(model=MODEL, max_tokens=8, messages=HI) as stream:
+        next(iter(stream))
+        server = psutil.Process(process.pid)
+        clis = [p for p in server.children(recursive=True) if "stream-json" in p.cmdline()]
+        assert clis
+        process.kill()  # no chance to clean up
+        process.wait(10)
+    assert all(cli.is_running() for cli in clis), "the orphan should outlive a SIGKILLed parent"
+
+    port = free_port()
+    restarted = start_headless(headless_env, port)
+    try:
+        _, still_alive = psutil.wait_procs(clis, timeout=2)
+        assert still_alive == []
+    finally:
+        restarted.kill()
+        restarted.wait(10)
