@@ -76,4 +76,7 @@ async def _close_backend(app: web.Application) -> None:
     task = app.get(_startup_check_key)
     if task is not None:
         task.cancel()
+        # Wait for it: its `claude auth status` child must be reaped before the loop closes.
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await app[backend_key].aclose()

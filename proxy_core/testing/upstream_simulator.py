@@ -390,6 +390,7 @@ class SimulatorThread:
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        self._loop.close()
 
     async def _stop(self) -> None:
         if self._runner is not None:

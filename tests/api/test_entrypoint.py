@@ -125,7 +125,7 @@ def headless(headless_env: dict[str, str]) -> Iterator[tuple[str, subprocess.Pop
     finally:
         if process.poll() is None:
             process.kill()
-        process.wait(10)
+        process.communicate(timeout=10)
 
 
 def test_started_from_claude_code_it_still_serves_and_warns_about_the_api_key(
@@ -176,7 +176,7 @@ def test_a_restart_ends_the_clis_a_killed_proxy_left_behind(
         clis = [p for p in server.children(recursive=True) if "stream-json" in p.cmdline()]
         assert clis
         process.kill()  # no chance to clean up
-        process.wait(10)
+        process.communicate(timeout=10)
     assert all(cli.is_running() for cli in clis), "the orphan should outlive a SIGKILLed parent"
 
     port = free_port()
@@ -186,4 +186,4 @@ def test_a_restart_ends_the_clis_a_killed_proxy_left_behind(
         assert still_alive == []
     finally:
         restarted.kill()
-        restarted.wait(10)
+        restarted.communicate(timeout=10)
