@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from proxy_core.backend.cli_status import CLIStatus
 from proxy_core.errors import AuthenticationError, BillingRefusedError, ProxyError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,6 +34,7 @@ class ProxyStatus:
     def note_error(self, error: ProxyError) -> None:
         if isinstance(error, BillingRefusedError):
             self.billing_warning = Notice(error.message)
+            log.warning("Billing: the upstream refused a request as extra usage: %s", error.message)
         elif isinstance(error, AuthenticationError):
             self.auth_failure = Notice(error.message)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import anthropic
@@ -219,3 +220,16 @@ def test_a_cut_off_answer_costs_exactly_one_upstream_call(
         assert message.content[0].type == "text" and message.content[0].text == "cut off here"
         time.sleep(0.3)  # a follow-up call, if any, would arrive by now
         assert len(sim.message_calls()) == 1
+
+
+def test_no_transcript_is_written_for_a_request(
+    client: anthropic.Anthropic, proxy, sim: UpstreamSimulator
+) -> None:
+    projects = Path.home() / ".claude" / "projects"
+    before = set(projects.rglob("*.jsonl")) if projects.exists() else set()
+    client.messages.create(model=MODEL, max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+    after = set(projects.rglob("*.jsonl")) if projects.exists() else set()
+    assert after == before
+    assert list(proxy.settings.work_dir.iterdir()) == [], (
+        "the CLI's working directory must stay empty"
+    )
