@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxy_core.anthropic_api.models import resolve_model
+from proxy_core.anthropic_api.tools import parse_tool_choice, parse_tools
 from proxy_core.backend.base import BackendRequest
 from proxy_core.errors import InvalidRequestError
 
@@ -119,8 +120,8 @@ def parse_messages_request(body: Any, *, default_model: str, request_id: str) ->
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise _fail("must be a boolean", "stream")
-    if body.get("tools"):
-        raise _fail("caller tools are not supported by this version of the proxy", "tools")
+    tools = parse_tools(body.get("tools"))
+    tool_choice, parallel_tool_calls = parse_tool_choice(body.get("tool_choice"), tools)
     metadata = body.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise _fail("must be an object", "metadata")
@@ -131,5 +132,8 @@ def parse_messages_request(body: Any, *, default_model: str, request_id: str) ->
         max_tokens=_max_tokens(body.get("max_tokens")),
         request_id=request_id,
         metadata=metadata,
+        tools=tools,
+        tool_choice=tool_choice,
+        parallel_tool_calls=parallel_tool_calls,
     )
     return MessagesCall(backend_request=request, stream=stream, requested_model=requested)

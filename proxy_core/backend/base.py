@@ -17,6 +17,23 @@ StreamEventData = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class ToolSpec:
+    """A caller's tool, exactly as the caller defined it."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolChoice:
+    """``auto`` (the default), ``any``, ``tool`` (with ``name``) or ``none``."""
+
+    kind: str = "auto"
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class BackendRequest:
     """A validated Messages request, in the shape the backend needs."""
 
@@ -26,6 +43,9 @@ class BackendRequest:
     max_tokens: int | None = None
     request_id: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = field(default_factory=ToolChoice)
+    parallel_tool_calls: bool = True
 
 
 class Backend(Protocol):

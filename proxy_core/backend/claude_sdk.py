@@ -29,6 +29,7 @@ from claude_agent_sdk import (
 )
 
 from proxy_core import errors
+from proxy_core.backend import caller_tools
 from proxy_core.backend.base import BackendRequest, StreamEventData
 from proxy_core.backend.environment import cli_overrides
 from proxy_core.backend.failures import failure_to_error
@@ -80,8 +81,9 @@ class ClaudeSDKBackend:
         if request.max_tokens is not None:
             env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(request.max_tokens)
         settings.work_dir.mkdir(parents=True, exist_ok=True)
+        tools = caller_tools.offered_tools(request)
         return ClaudeAgentOptions(
-            system_prompt=request.system or "",
+            system_prompt=caller_tools.system_prompt(request),
             model=request.model,
             tools=[],
             setting_sources=[],
@@ -98,6 +100,10 @@ class ClaudeSDKBackend:
             extra_args={"no-session-persistence": None},
             env=env,
             stderr=_log_cli_stderr,
+            mcp_servers={caller_tools.SERVER_NAME: caller_tools.tool_server(tools)}
+            if tools
+            else {},
+            hooks=caller_tools.defer_hooks() if tools else None,
         )
 
     async def stream(self, request: BackendRequest) -> AsyncIterator[StreamEventData]:
@@ -121,7 +127,10 @@ class ClaudeSDKBackend:
             frames = history_frames(request.messages)
             await self._feed_history(client, frames[:-1])
             await client.query(_one(frames[-1].payload))
-            async for event in self._turn_events(client):
+            events = self._turn_events(client)
+            if not request.parallel_tool_calls:
+                events = caller_tools.first_tool_call_only(events)
+            async for event in events:
                 yield event
         finally:
             await _close(client, process)

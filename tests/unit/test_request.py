@@ -257,11 +257,17 @@ def test_max_tokens_must_be_a_real_integer(value: Any) -> None:
 # --- other fields ------------------------------------------------------------------
 
 
-def test_tools_are_rejected() -> None:
+def test_tools_and_tool_choice_reach_the_backend_request() -> None:
     tools = [{"name": "calc", "input_schema": {"type": "object"}}]
-    error = invalid(body(tools=tools))
-    assert error.param == "tools"
-    assert "not supported" in error.message
+    request = parse(
+        body(
+            tools=tools,
+            tool_choice={"type": "tool", "name": "calc", "disable_parallel_tool_use": True},
+        )
+    ).backend_request
+    assert [tool.name for tool in request.tools] == ["calc"]
+    assert request.tool_choice.kind == "tool" and request.tool_choice.name == "calc"
+    assert request.parallel_tool_calls is False
 
 
 def test_empty_tools_list_is_accepted() -> None:
