@@ -13,11 +13,10 @@ from proxy_core.anthropic_api.request import MessagesCall, parse_messages_reques
 from proxy_core.anthropic_api.stream_view import (
     PING_FRAME,
     SSEView,
-    aggregate,
     sse_error_frame,
 )
-from proxy_core.backend.base import StreamEventData
 from proxy_core.errors import InvalidRequestError, ProxyError
+from proxy_core.events import StreamEventData, aggregate
 from proxy_core.http.keys import backend_key, backend_tasks_key, gate_key, settings_key, status_key
 from proxy_core.http.middleware import REQUEST_ID_KEY
 from proxy_core.http.pump import END, SILENCE, EventPump

@@ -1,19 +1,13 @@
-"""Views of the backend's event stream in the Anthropic dialect: SSE frames and one message.
-
-Both views read the same events. Usage is exact: the upstream's
-``message_start`` usage (input and cache tokens) merged with the final
-``message_delta`` usage (output tokens), as the API's own clients do.
-"""
+"""The backend's event stream as Anthropic SSE frames (the message fold is in proxy_core.events)."""
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable
 from typing import Any
 
-from proxy_core.backend.base import StreamEventData
 from proxy_core.errors import ProxyError
+from proxy_core.events import StreamEventData, merged_usage
 
 
 def error_body(error: ProxyError) -> dict[str, Any]:
@@ -29,13 +23,6 @@ PING_FRAME = sse_frame({"type": "ping"})
 
 def sse_error_frame(error: ProxyError) -> bytes:
     return sse_frame(error_body(error))
-
-
-def merged_usage(start_usage: dict[str, Any], delta_usage: dict[str, Any]) -> dict[str, Any]:
-    """The final usage: the delta's counts are cumulative and win over the start's."""
-    usage = dict(start_usage)
-    usage.update({key: value for key, value in delta_usage.items() if value is not None})
-    return usage
 
 
 class SSEView:
@@ -73,44 +60,3 @@ class SSEView:
             usage = merged_usage(self._start_usage, event.get("usage") or {})
             event = {**event, "usage": usage}
         return sse_frame(event)
-
-
-def aggregate(events: Iterable[StreamEventData]) -> dict[str, Any]:
-    """Fold a complete event stream into a non-streaming Messages response."""
-    message: dict[str, Any] = {}
-    blocks: dict[int, dict[str, Any]] = {}
-    partial_json: dict[int, str] = {}
-    for event in events:
-        kind = event.get("type")
-        if kind == "message_start":
-            message = {**event["message"], "content": []}
-        elif kind == "content_block_start":
-            blocks[event["index"]] = dict(event["content_block"])
-        elif kind == "content_block_delta":
-            _apply_delta(blocks[event["index"]], event["delta"], partial_json, event["index"])
-        elif kind == "content_block_stop":
-            index = event["index"]
-            if index in partial_json:
-                text = partial_json.pop(index)
-                blocks[index]["input"] = json.loads(text) if text else {}
-        elif kind == "message_delta":
-            message.update(event.get("delta") or {})
-            message["usage"] = merged_usage(message.get("usage") or {}, event.get("usage") or {})
-    message["content"] = [blocks[index] for index in sorted(blocks)]
-    return message
-
-
-def _apply_delta(
-    block: dict[str, Any], delta: dict[str, Any], partial_json: dict[int, str], index: int
-) -> None:
-    kind = delta.get("type")
-    if kind == "text_delta":
-        block["text"] = block.get("text", "") + delta["text"]
-    elif kind == "input_json_delta":
-        partial_json[index] = partial_json.get(index, "") + delta["partial_json"]
-    elif kind == "thinking_delta":
-        block["thinking"] = block.get("thinking", "") + delta["thinking"]
-    elif kind == "signature_delta":
-        block["signature"] = delta["signature"]
-    elif kind == "citations_delta":
-        block.setdefault("citations", []).append(delta["citation"])

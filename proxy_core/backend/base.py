@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-StreamEventData = dict[str, Any]
+from proxy_core.events import StreamEventData
+
+__all__ = ["Backend", "BackendRequest", "StreamEventData", "ToolChoice", "ToolSpec"]
 
 
 @dataclass(frozen=True)

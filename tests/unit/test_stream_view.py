@@ -10,13 +10,12 @@ import pytest
 from proxy_core.anthropic_api.stream_view import (
     PING_FRAME,
     SSEView,
-    aggregate,
     error_body,
-    merged_usage,
     sse_error_frame,
     sse_frame,
 )
 from proxy_core.errors import OverloadedError, ProxyError, RateLimitError
+from proxy_core.events import aggregate, merged_usage
 
 START_USAGE = {
     "input_tokens": 25,
