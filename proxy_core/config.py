@@ -29,6 +29,8 @@ DEFAULT_STREAM_COMMIT_WAIT_S = 1.5
 DEFAULT_SHUTDOWN_GRACE_S = 10.0
 DEFAULT_CLI_RETRIES = 0
 DEFAULT_MODEL = "sonnet"
+DEFAULT_CONVERSATIONS = 4
+DEFAULT_CONVERSATION_TTL_S = 600.0
 
 ENV_PREFIX = "CLAUDE_PROXY_"
 
@@ -73,6 +75,9 @@ class Settings:
     cli_retries: int = DEFAULT_CLI_RETRIES
     cli_path: str | None = None
     default_model: str = DEFAULT_MODEL
+    # Finished conversations whose CLI is kept for the next turn (0: one CLI per request).
+    conversations: int = DEFAULT_CONVERSATIONS
+    conversation_ttl_s: float = DEFAULT_CONVERSATION_TTL_S
     debug: bool = False
     data_dir: Path = field(default_factory=lambda: user_data_dir())
 
@@ -109,6 +114,8 @@ _ENV_FIELDS: dict[str, str] = {
     "CLAUDE_PROXY_CLI_RETRIES": "cli_retries",
     "CLAUDE_PROXY_CLI_PATH": "cli_path",
     "CLAUDE_PROXY_DEFAULT_MODEL": "default_model",
+    "CLAUDE_PROXY_CONVERSATIONS": "conversations",
+    "CLAUDE_PROXY_CONVERSATION_TTL_S": "conversation_ttl_s",
     "CLAUDE_PROXY_DEBUG": "debug",
 }
 
@@ -145,9 +152,17 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError(f"port must be between 0 and 65535, got {settings.port}")
     if settings.max_concurrent < 1:
         raise ConfigError(f"max_concurrent must be at least 1, got {settings.max_concurrent}")
+    if settings.conversations < 0:
+        raise ConfigError(f"conversations must not be negative, got {settings.conversations}")
     if settings.max_queue < 0:
         raise ConfigError(f"max_queue must not be negative, got {settings.max_queue}")
-    positive = ("timeout_ms", "idle_timeout_s", "ping_interval_s", "queue_timeout_s")
+    positive = (
+        "timeout_ms",
+        "idle_timeout_s",
+        "ping_interval_s",
+        "queue_timeout_s",
+        "conversation_ttl_s",
+    )
     for name in positive:
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be positive, got {getattr(settings, name)}")

@@ -84,6 +84,10 @@ class BackendError(ProxyError):
     kind = "api_error"
 
 
+class SessionEndedError(BackendError):
+    """The CLI ended before it answered; a kept conversation can be rebuilt instead."""
+
+
 class BackendUnavailableError(ProxyError):
     status = 503
     kind = "api_error"

@@ -65,6 +65,23 @@ def wait_for_no_cli(timeout_s: float = 1.0) -> list[psutil.Process]:
 
 
 ProxyFactory = Callable[..., ProxyServer]
+_open_clients: list[anthropic.Anthropic] = []
+
+
+def anthropic_client(base_url: str, **options: Any) -> anthropic.Anthropic:
+    """An official client for the proxy; closed when the test ends, so no socket leaks."""
+    client = anthropic.Anthropic(
+        base_url=base_url, **{"api_key": "unused", "max_retries": 0, **options}
+    )
+    _open_clients.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _open_clients:
+        _open_clients.pop().close()
 
 
 @pytest.fixture
@@ -91,4 +108,4 @@ def proxy(make_proxy: ProxyFactory) -> ProxyServer:
 
 @pytest.fixture
 def client(proxy: ProxyServer) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=proxy.base_url, api_key="unused", max_retries=0)
+    return anthropic_client(proxy.base_url)

@@ -55,6 +55,14 @@ class Backend(Protocol):
         """Yield the response's stream events; raise ProxyError on failure."""
         ...
 
+    def list_sessions(self) -> list[dict[str, Any]]:
+        """Conversations kept for their next turn."""
+        ...
+
+    def end_session(self, session_id: str) -> bool:
+        """Forget a kept conversation; False when there is none with that id."""
+        ...
+
     async def aclose(self) -> None:
         """End every running request and release what the backend holds."""
         ...

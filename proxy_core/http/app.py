@@ -14,7 +14,7 @@ from proxy_core.anthropic_api import routes as anthropic_routes
 from proxy_core.backend.base import Backend
 from proxy_core.backend.environment import auth_mode
 from proxy_core.config import Settings
-from proxy_core.http import service_routes
+from proxy_core.http import service_routes, session_routes
 from proxy_core.http.keys import backend_key, backend_tasks_key, gate_key, settings_key, status_key
 from proxy_core.http.middleware import request_context, require_api_key
 from proxy_core.limits import ConcurrencyGate
@@ -41,6 +41,7 @@ def create_app(
     app[backend_tasks_key] = set()
     service_routes.add_routes(app)
     anthropic_routes.add_routes(app)
+    session_routes.add_routes(app)
     app.on_startup.append(_check_cli_in_background)
     app.on_shutdown.append(_finish_in_flight)
     app.on_cleanup.append(_close_backend)

@@ -140,6 +140,7 @@ class UpstreamSimulator:
         self.requests: list[RecordedRequest] = []
         self._ids = itertools.count(1)
         self._open_streams = 0
+        self.completed_streams = 0
         self.matcher: Callable[[RecordedRequest], bool] = lambda r: r.is_message_call
 
     # -- scripting (thread-safe) -------------------------------------------
@@ -156,6 +157,7 @@ class UpstreamSimulator:
             self._script.clear()
             self._default = Text()
             self.requests.clear()
+            self.completed_streams = 0
 
     def message_calls(self) -> list[RecordedRequest]:
         with self._lock:
@@ -312,6 +314,7 @@ class UpstreamSimulator:
             )
             await response.write(_sse("message_stop", {"type": "message_stop"}))
             await response.write_eof()
+            self.completed_streams += 1
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

@@ -10,6 +10,7 @@ import pytest
 
 from proxy_core.testing.upstream_simulator import Text, UpstreamSimulator
 from tests.api.test_errors import HI, MODEL, raw_request
+from tests.conftest import anthropic_client
 
 KEY = "local-secret-key"
 
@@ -25,21 +26,19 @@ def test_api_key_is_required_everywhere_but_health(make_proxy, sim: UpstreamSimu
     assert code == 200
 
     with pytest.raises(anthropic.AuthenticationError):
-        anthropic.Anthropic(
-            base_url=proxy.base_url, api_key="wrong", max_retries=0
-        ).messages.create(model=MODEL, max_tokens=8, messages=HI)
+        anthropic_client(proxy.base_url, api_key="wrong", max_retries=0).messages.create(
+            model=MODEL, max_tokens=8, messages=HI
+        )
     assert sim.message_calls() == []
 
-    by_header = anthropic.Anthropic(base_url=proxy.base_url, api_key=KEY, max_retries=0)
+    by_header = anthropic_client(proxy.base_url, api_key=KEY, max_retries=0)
     assert by_header.messages.create(model=MODEL, max_tokens=8, messages=HI).content
-    by_bearer = anthropic.Anthropic(
-        base_url=proxy.base_url, auth_token=KEY, api_key=None, max_retries=0
-    )
+    by_bearer = anthropic_client(proxy.base_url, auth_token=KEY, api_key=None, max_retries=0)
     assert by_bearer.messages.create(model=MODEL, max_tokens=8, messages=HI).content
 
 
 def _slow_request(proxy, results: list[object]) -> None:
-    client = anthropic.Anthropic(base_url=proxy.base_url, api_key="x", max_retries=0)
+    client = anthropic_client(proxy.base_url, api_key="x", max_retries=0)
     try:
         results.append(client.messages.create(model=MODEL, max_tokens=8, messages=HI))
     except anthropic.APIStatusError as error:

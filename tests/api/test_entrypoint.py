@@ -13,12 +13,12 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import anthropic
 import psutil
 import pytest
 
 from proxy_core.testing.upstream_simulator import Text, UpstreamSimulator
 from proxy_core.version import __version__
+from tests.conftest import anthropic_client
 
 MODEL = "claude-sonnet-4-6"
 HI = [{"role": "user", "content": "hi"}]
@@ -132,7 +132,7 @@ def test_started_from_claude_code_it_still_serves_and_warns_about_the_api_key(
     headless: tuple[str, subprocess.Popen[str]], sim: UpstreamSimulator
 ) -> None:
     base_url, process = headless
-    client = anthropic.Anthropic(base_url=base_url, api_key="x", max_retries=0)
+    client = anthropic_client(base_url, api_key="x", max_retries=0)
     assert client.messages.create(model=MODEL, max_tokens=8, messages=HI).content
     assert len(sim.message_calls()) == 1
     process.send_signal(signal.SIGINT)
@@ -147,7 +147,7 @@ def test_sigterm_finishes_the_running_request_and_leaves_no_cli(
 ) -> None:
     base_url, process = headless
     sim.enqueue(Text("finished despite SIGTERM", chunks=4, delay_between_chunks=0.3))
-    client = anthropic.Anthropic(base_url=base_url, api_key="x", max_retries=0)
+    client = anthropic_client(base_url, api_key="x", max_retries=0)
     with client.messages.stream(model=MODEL, max_tokens=8, messages=HI) as stream:
         first = next(iter(stream))
         assert first.type == "message_start"
@@ -169,7 +169,7 @@ def test_a_restart_ends_the_clis_a_killed_proxy_left_behind(
 ) -> None:
     base_url, process = headless
     sim.enqueue(Text("word " * 40, chunks=40, delay_between_chunks=0.5))
-    client = anthropic.Anthropic(base_url=base_url, api_key="x", max_retries=0)
+    client = anthropic_client(base_url, api_key="x", max_retries=0)
     with client.messages.stream(model=MODEL, max_tokens=8, messages=HI) as stream:
         next(iter(stream))
         server = psutil.Process(process.pid)

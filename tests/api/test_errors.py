@@ -17,6 +17,7 @@ from proxy_core.testing.upstream_simulator import (
     StallAfterStart,
     UpstreamSimulator,
 )
+from tests.conftest import anthropic_client
 
 MODEL = "claude-sonnet-4-6"
 HI = [{"role": "user", "content": "hi"}]
@@ -121,7 +122,7 @@ def test_extra_usage_refusal_is_passed_on_once_and_flagged(
 def test_upstream_that_never_answers_gives_504(make_proxy, sim: UpstreamSimulator) -> None:
     proxy = make_proxy(idle_timeout_s=1.5)
     sim.enqueue(Hang(30))
-    client = anthropic.Anthropic(base_url=proxy.base_url, api_key="x", max_retries=0)
+    client = anthropic_client(proxy.base_url, api_key="x", max_retries=0)
     with pytest.raises(anthropic.APIStatusError) as caught:
         client.messages.create(model=MODEL, max_tokens=8, messages=HI)
     assert caught.value.status_code == 504
@@ -147,7 +148,7 @@ def test_stream_that_breaks_midway_ends_with_an_sse_error_event(
 def test_stream_that_stalls_is_ended_by_the_watchdog(make_proxy, sim: UpstreamSimulator) -> None:
     proxy = make_proxy(idle_timeout_s=1.0)
     sim.enqueue(StallAfterStart(30))
-    client = anthropic.Anthropic(base_url=proxy.base_url, api_key="x", max_retries=0)
+    client = anthropic_client(proxy.base_url, api_key="x", max_retries=0)
     with (
         pytest.raises(anthropic.APIStatusError) as caught,
         client.messages.stream(model=MODEL, max_tokens=8, messages=HI) as stream,

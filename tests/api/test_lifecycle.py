@@ -13,7 +13,7 @@ import anthropic
 
 from proxy_core.testing.upstream_simulator import Hang, StallAfterStart, Text, UpstreamSimulator
 from tests.api.test_errors import HI, MODEL
-from tests.conftest import cli_processes, wait_for_no_cli
+from tests.conftest import anthropic_client, cli_processes, wait_for_no_cli
 
 
 def _open_stream(base_url: str) -> http.client.HTTPConnection:
@@ -47,7 +47,7 @@ def test_client_that_disconnects_mid_stream_ends_its_cli_within_a_second(
 
 def test_client_that_gives_up_before_any_answer_ends_its_cli(proxy, sim: UpstreamSimulator) -> None:
     sim.enqueue(Hang(60))
-    client = anthropic.Anthropic(base_url=proxy.base_url, api_key="x", max_retries=0, timeout=1.5)
+    client = anthropic_client(proxy.base_url, api_key="x", max_retries=0, timeout=1.5)
     try:
         client.messages.create(model=MODEL, max_tokens=8, messages=HI)
     except anthropic.APITimeoutError:
@@ -64,7 +64,7 @@ def test_stop_lets_a_running_request_finish_then_leaves_no_cli(
     results: list[object] = []
 
     def run() -> None:
-        client = anthropic.Anthropic(base_url=proxy.base_url, api_key="x", max_retries=0)
+        client = anthropic_client(proxy.base_url, api_key="x", max_retries=0)
         results.append(client.messages.create(model=MODEL, max_tokens=8, messages=HI))
 
     worker = threading.Thread(target=run)
@@ -83,8 +83,8 @@ def test_stop_ends_requests_that_outlast_the_grace_period(
     sim.enqueue(Hang(60))
     worker = threading.Thread(
         target=lambda: _swallow(
-            lambda: anthropic.Anthropic(
-                base_url=proxy.base_url, api_key="x", max_retries=0, timeout=20
+            lambda: anthropic_client(
+                proxy.base_url, api_key="x", max_retries=0, timeout=20
             ).messages.create(model=MODEL, max_tokens=8, messages=HI)
         )
     )
@@ -105,7 +105,7 @@ def _swallow(call) -> None:  # type: ignore[no-untyped-def]
 def test_many_requests_with_cancellations_leave_nothing_behind(
     proxy, sim: UpstreamSimulator
 ) -> None:
-    client = anthropic.Anthropic(base_url=proxy.base_url, api_key="x", max_retries=0)
+    client = anthropic_client(proxy.base_url, api_key="x", max_retries=0)
     for round_number in range(6):
         if round_number % 2:
             sim.enqueue(StallAfterStart(60))
@@ -113,5 +113,14 @@ def test_many_requests_with_cancellations_leave_nothing_behind(
             connection.getresponse().read1(65536)
             connection.close()
         else:
-            assert client.messages.create(model=MODEL, max_tokens=8, messages=HI).content
-    assert wait_for_no_cli(1.5) == []
+            history = [{"role": "user", "content": f"question {round_number}"}]
+            assert client.messages.create(model=MODEL, max_tokens=8, messages=history).content
+    # Cancelled requests leave nothing; finished conversations stay parked for their next turn.
+    parked = proxy.backend.conversations
+    deadline = time.monotonic() + 1.5
+    while len(cli_processes()) != len(parked) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(parked) == 3
+    assert len(cli_processes()) == len(parked)
+    proxy.stop()
+    assert wait_for_no_cli(1.0) == []

@@ -12,6 +12,7 @@ import anthropic
 import pytest
 
 from proxy_core.testing.upstream_simulator import DEFAULT_TEXT, Text, UpstreamSimulator
+from tests.conftest import anthropic_client
 
 MODEL = "claude-sonnet-4-6"
 
@@ -126,7 +127,7 @@ def test_model_names_are_mapped_before_the_cli_sees_them(
 
 
 def test_routes_also_answer_without_the_v1_prefix(proxy, sim: UpstreamSimulator) -> None:
-    bare = anthropic.Anthropic(base_url=proxy.base_url, api_key="x", max_retries=0)
+    bare = anthropic_client(proxy.base_url, api_key="x", max_retries=0)
     raw = bare.post(
         "/messages",
         body={"model": MODEL, "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]},
@@ -179,7 +180,7 @@ def test_slow_upstream_gets_message_start_at_once_then_pings(
     assert delta["usage"]["input_tokens"] == sent["input_tokens"]  # type: ignore[index]
     assert delta["usage"]["cache_read_input_tokens"] == sent["cache_read_input_tokens"]  # type: ignore[index]
 
-    client = anthropic.Anthropic(base_url=proxy.base_url, api_key="x", max_retries=0)
+    client = anthropic_client(proxy.base_url, api_key="x", max_retries=0)
     sim.enqueue(Text("late but whole", first_byte_delay=1.0))
     with client.messages.stream(
         model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "hi"}]
@@ -206,10 +207,12 @@ def test_pings_keep_a_silent_stream_alive(make_proxy, sim: UpstreamSimulator) ->
 
 
 @pytest.mark.parametrize("stop_reason", ["max_tokens", "refusal"])
-def test_a_cut_off_answer_costs_exactly_one_upstream_call(
-    client: anthropic.Anthropic, sim: UpstreamSimulator, stop_reason: str
+def test_single_use_mode_costs_exactly_one_upstream_call_per_request(
+    make_proxy, sim: UpstreamSimulator, stop_reason: str
 ) -> None:
-    # The CLI would otherwise ask the model to "resume" on its own, spending quota.
+    # Claude Code would otherwise ask the model to "resume" on its own, spending quota.
+    proxy = make_proxy(conversations=0)
+    client = anthropic_client(proxy.base_url, api_key="x", max_retries=0)
     for _ in range(3):
         sim.reset()
         sim.enqueue(Text("cut off here", stop_reason=stop_reason))
@@ -220,6 +223,24 @@ def test_a_cut_off_answer_costs_exactly_one_upstream_call(
         assert message.content[0].type == "text" and message.content[0].text == "cut off here"
         time.sleep(0.3)  # a follow-up call, if any, would arrive by now
         assert len(sim.message_calls()) == 1
+
+
+@pytest.mark.parametrize("stop_reason", ["max_tokens", "refusal"])
+def test_a_follow_up_the_cli_starts_on_its_own_is_cut_off(
+    client: anthropic.Anthropic, sim: UpstreamSimulator, stop_reason: str
+) -> None:
+    for _ in range(2):
+        sim.reset()
+        slow_follow_up = Text("resumed " * 20, chunks=20, delay_between_chunks=0.05)
+        sim.enqueue(Text("cut off here", stop_reason=stop_reason), slow_follow_up)
+        message = client.messages.create(
+            model=MODEL, max_tokens=4, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert message.stop_reason == stop_reason
+        assert message.content[0].type == "text" and message.content[0].text == "cut off here"
+        time.sleep(1.2)  # long enough for a follow-up to finish, had it not been cut
+        assert len(sim.message_calls()) <= 2
+        assert sim.completed_streams == 1
 
 
 def test_no_transcript_is_written_for_a_request(

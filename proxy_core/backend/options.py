@@ -1,0 +1,80 @@
+"""The options a CLI is spawned with, and the key of everything fixed at spawn."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+
+from claude_agent_sdk import ClaudeAgentOptions
+
+from proxy_core.backend import caller_tools
+from proxy_core.backend.base import BackendRequest
+from proxy_core.backend.environment import cli_overrides
+from proxy_core.config import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_LINE_BYTES = 64 << 20
+# After a max_tokens or refusal stop the CLI calls the model again on its own ("Output
+# token limit hit. Resume directly..."), spending quota on an answer the caller never
+# sees. A budget any single call exceeds makes it stop after the first call. The budget
+# counts a whole session, so it is only set for processes that serve one request
+# (CLAUDE_PROXY_CONVERSATIONS=0); kept processes are interrupted at such a stop instead.
+ONE_CALL_BUDGET_USD = 1e-6
+
+
+def spawn_key(request: BackendRequest) -> str:
+    """Identifies what a CLI is fixed to at spawn: two requests with one key may share it."""
+    fixed = {
+        "model": request.model,
+        "system": caller_tools.system_prompt(request),
+        "tools": [
+            [tool.name, tool.description, tool.input_schema]
+            for tool in caller_tools.offered_tools(request)
+        ],
+        "max_tokens": request.max_tokens,
+    }
+    text = json.dumps(fixed, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def options_for(
+    request: BackendRequest, settings: Settings, environ: Mapping[str, str], *, single_use: bool
+) -> ClaudeAgentOptions:
+    env = cli_overrides(
+        environ,
+        proxy_port=settings.port,
+        cli_retries=settings.cli_retries,
+        api_timeout_ms=min(settings.timeout_ms, int(settings.idle_timeout_s * 1000)),
+    )
+    if request.max_tokens is not None:
+        env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(request.max_tokens)
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    tools = caller_tools.offered_tools(request)
+    return ClaudeAgentOptions(
+        system_prompt=caller_tools.system_prompt(request),
+        model=request.model,
+        tools=[],
+        setting_sources=[],
+        strict_mcp_config=True,
+        skills=[],
+        include_partial_messages=True,
+        # Without it, "@path" in caller text makes the CLI read local files.
+        verbatim_prompts=True,
+        max_turns=1,
+        max_budget_usd=ONE_CALL_BUDGET_USD if single_use else None,
+        cwd=str(settings.work_dir),
+        cli_path=settings.cli_path,
+        max_buffer_size=MAX_LINE_BYTES,
+        extra_args={"no-session-persistence": None},
+        env=env,
+        stderr=_log_cli_stderr,
+        mcp_servers={caller_tools.SERVER_NAME: caller_tools.tool_server(tools)} if tools else {},
+        hooks=caller_tools.defer_hooks() if tools else None,
+    )
+
+
+def _log_cli_stderr(line: str) -> None:
+    log.debug("cli: %s", line.rstrip())
