@@ -111,6 +111,24 @@ def _max_tokens(raw: Any) -> int | None:
     return raw
 
 
+def _thinking(raw: Any, max_tokens: int | None) -> dict[str, Any] | None:
+    """The caller's thinking setting; None when thinking was not asked for."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("type") not in ("enabled", "disabled", "adaptive"):
+        raise _fail("must be an object whose type is enabled, disabled or adaptive", "thinking")
+    if raw["type"] == "disabled":
+        return None
+    if raw["type"] == "adaptive":
+        return {"type": "adaptive"}
+    budget = raw.get("budget_tokens")
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1024:
+        raise _fail("must be an integer of at least 1024", "thinking.budget_tokens")
+    if max_tokens is not None and budget >= max_tokens:
+        raise _fail("must be less than max_tokens", "thinking.budget_tokens")
+    return {"type": "enabled", "budget_tokens": budget}
+
+
 def parse_messages_request(body: Any, *, default_model: str, request_id: str) -> MessagesCall:
     if not isinstance(body, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
@@ -125,11 +143,13 @@ def parse_messages_request(body: Any, *, default_model: str, request_id: str) ->
     metadata = body.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise _fail("must be an object", "metadata")
+    max_tokens = _max_tokens(body.get("max_tokens"))
     request = BackendRequest(
         model=resolve_model(requested),
         messages=_messages(body.get("messages")),
         system=_system(body.get("system")),
-        max_tokens=_max_tokens(body.get("max_tokens")),
+        max_tokens=max_tokens,
+        thinking=_thinking(body.get("thinking"), max_tokens),
         request_id=request_id,
         metadata=metadata,
         tools=tools,

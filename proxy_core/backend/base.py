@@ -48,6 +48,8 @@ class BackendRequest:
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: ToolChoice = field(default_factory=ToolChoice)
     parallel_tool_calls: bool = True
+    # The caller's `thinking` setting; None when it did not ask for thinking.
+    thinking: dict[str, Any] | None = None
 
 
 class Backend(Protocol):

@@ -8,12 +8,11 @@ and the caller receives the blocks to run itself.
 What Claude Code cannot pass to the API is approximated and documented:
 ``tool_choice`` any/tool/none and ``disable_parallel_tool_use`` become one
 sentence of guidance after the caller's system prompt; a single tool call is
-also enforced by dropping any call after the first.
+also enforced by dropping any call after the first (see event_filters).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import claude_agent_sdk
@@ -26,7 +25,7 @@ from claude_agent_sdk import (
 )
 from mcp.types import CallToolResult, Tool
 
-from proxy_core.backend.base import BackendRequest, StreamEventData, ToolChoice, ToolSpec
+from proxy_core.backend.base import BackendRequest, ToolChoice, ToolSpec
 
 SERVER_NAME = "caller"
 
@@ -96,25 +95,3 @@ def system_prompt(request: BackendRequest) -> str:
     extra = guidance(request.tool_choice, request.parallel_tool_calls, bool(offered_tools(request)))
     parts = [part for part in (request.system, extra) if part]
     return "\n\n".join(parts)
-
-
-async def first_tool_call_only(
-    events: AsyncIterator[StreamEventData],
-) -> AsyncIterator[StreamEventData]:
-    """Drop every content block after the first complete ``tool_use`` block."""
-    first_tool_done = False
-    dropped: set[int] = set()
-    tool_index: int | None = None
-    async for event in events:
-        kind = event.get("type")
-        if kind == "content_block_start":
-            if first_tool_done:
-                dropped.add(event["index"])
-                continue
-            if event["content_block"].get("type") == "tool_use":
-                tool_index = event["index"]
-        elif kind in ("content_block_delta", "content_block_stop") and event["index"] in dropped:
-            continue
-        elif kind == "content_block_stop" and event["index"] == tool_index:
-            first_tool_done = True
-        yield event

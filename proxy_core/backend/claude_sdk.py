@@ -17,10 +17,10 @@ from typing import Any
 
 from claude_agent_sdk import ClaudeAgentOptions
 
-from proxy_core.backend import caller_tools
 from proxy_core.backend.base import BackendRequest, StreamEventData
 from proxy_core.backend.cli_session import CLISession
 from proxy_core.backend.conversations import ConversationStore, conversation_key
+from proxy_core.backend.event_filters import first_tool_call_only, without_thinking
 from proxy_core.backend.history import history_frames
 from proxy_core.backend.options import options_for, spawn_key
 from proxy_core.backend.orphans import OrphanGuard
@@ -97,7 +97,9 @@ class ClaudeSDKBackend:
                 total_timeout_s=self._settings.timeout_ms / 1000,
             )
             if not request.parallel_tool_calls:
-                events = caller_tools.first_tool_call_only(events)
+                events = first_tool_call_only(events)
+            if request.thinking is None:
+                events = without_thinking(events)
             async for event in events:
                 reply.add(event)
                 if event["type"] == "message_delta" and _stop_reason(event) in FOLLOW_UP_STOPS:

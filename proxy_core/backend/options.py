@@ -6,8 +6,9 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
+from typing import cast
 
-from claude_agent_sdk import ClaudeAgentOptions
+from claude_agent_sdk import ClaudeAgentOptions, ThinkingConfig
 
 from proxy_core.backend import caller_tools
 from proxy_core.backend.base import BackendRequest
@@ -35,6 +36,7 @@ def spawn_key(request: BackendRequest) -> str:
             for tool in caller_tools.offered_tools(request)
         ],
         "max_tokens": request.max_tokens,
+        "thinking": request.thinking,
     }
     text = json.dumps(fixed, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
@@ -64,6 +66,9 @@ def options_for(
         # Without it, "@path" in caller text makes the CLI read local files.
         verbatim_prompts=True,
         max_turns=1,
+        # Claude Code turns thinking on by default; the API does so only when asked. Models
+        # that always think ignore "disabled", and their thinking blocks are filtered out.
+        thinking=cast(ThinkingConfig, request.thinking or {"type": "disabled"}),
         max_budget_usd=ONE_CALL_BUDGET_USD if single_use else None,
         cwd=str(settings.work_dir),
         cli_path=settings.cli_path,

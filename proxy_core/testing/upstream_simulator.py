@@ -39,6 +39,8 @@ class Text:
     usage: dict[str, Any] | None = None
     first_byte_delay: float = 0.0
     delay_between_chunks: float = 0.0
+    # Sent as a thinking block (with a signature) before the text.
+    thinking: str | None = None
 
 
 @dataclass(frozen=True)
@@ -243,7 +245,11 @@ class UpstreamSimulator:
                 blocks.append({"type": "tool_use", "id": tool_id, "name": name, "input": arguments})
             return blocks
         text = reply.text if isinstance(reply, Text | StallAfterStart | BreakMidStream) else ""
-        return [{"type": "text", "text": text}]
+        thinking = reply.thinking if isinstance(reply, Text) else None
+        prefix = (
+            [{"type": "thinking", "thinking": thinking, "signature": "sig"}] if thinking else []
+        )
+        return [*prefix, {"type": "text", "text": text}]
 
     @staticmethod
     def _stop_reason_for(reply: Reply) -> str:
@@ -325,9 +331,11 @@ class UpstreamSimulator:
     async def _stream_block(
         response: web.StreamResponse, reply: Reply, index: int, block: dict[str, Any]
     ) -> None:
-        start_block = (
-            {**block, "input": {}} if block["type"] == "tool_use" else {**block, "text": ""}
-        )
+        empty: dict[str, dict[str, Any]] = {
+            "tool_use": {"input": {}},
+            "thinking": {"thinking": "", "signature": ""},
+        }
+        start_block = {**block, **empty.get(block["type"], {"text": ""})}
         await response.write(
             _sse(
                 "content_block_start",
@@ -338,6 +346,18 @@ class UpstreamSimulator:
             arguments = json.dumps(block["input"])
             for piece in _split(arguments, 2):
                 delta = {"type": "input_json_delta", "partial_json": piece}
+                await response.write(
+                    _sse(
+                        "content_block_delta",
+                        {"type": "content_block_delta", "index": index, "delta": delta},
+                    )
+                )
+            return
+        if block["type"] == "thinking":
+            for delta in (
+                {"type": "thinking_delta", "thinking": block["thinking"]},
+                {"type": "signature_delta", "signature": block["signature"]},
+            ):
                 await response.write(
                     _sse(
                         "content_block_delta",

@@ -254,3 +254,49 @@ def test_no_transcript_is_written_for_a_request(
     assert list(proxy.settings.work_dir.iterdir()) == [], (
         "the CLI's working directory must stay empty"
     )
+
+
+def test_thinking_is_off_unless_asked_for(
+    client: anthropic.Anthropic, sim: UpstreamSimulator
+) -> None:
+    # Claude Code enables thinking by default (a 1024-token budget even for max_tokens=8,
+    # which the real API refuses); the API thinks only when asked.
+    client.messages.create(
+        model="claude-haiku-4-5-20251001",
+        max_tokens=8,
+        messages=[{"role": "user", "content": "hi"}],
+    )
+    assert sim.message_calls()[0].body["thinking"] == {"type": "disabled"}
+
+    sim.reset()
+    client.messages.create(
+        model="claude-haiku-4-5-20251001",
+        max_tokens=4096,
+        thinking={"type": "enabled", "budget_tokens": 2048},
+        messages=[{"role": "user", "content": "hi"}],
+    )
+    assert sim.message_calls()[0].body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+
+
+def test_thinking_blocks_reach_only_callers_that_asked(
+    client: anthropic.Anthropic, sim: UpstreamSimulator
+) -> None:
+    # Models such as opus always think, whatever Claude Code is told.
+    sim.enqueue(Text("answer", thinking="pondering"))
+    with client.messages.stream(
+        model="opus", max_tokens=64, messages=[{"role": "user", "content": "q"}]
+    ) as stream:
+        plain = stream.get_final_message()
+    assert [block.type for block in plain.content] == ["text"]
+    assert plain.content[0].text == "answer"  # type: ignore[union-attr]
+
+    sim.enqueue(Text("answer", thinking="pondering"))
+    asked = client.messages.create(
+        model="opus",
+        max_tokens=64,
+        thinking={"type": "adaptive"},
+        messages=[{"role": "user", "content": "q"}],  # type: ignore[typeddict-item]
+    )
+    assert [block.type for block in asked.content] == ["thinking", "text"]
+    assert asked.content[0].thinking == "pondering"  # type: ignore[union-attr]
+    assert asked.content[0].signature == "sig"  # type: ignore[union-attr]

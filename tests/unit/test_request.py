@@ -324,3 +324,29 @@ def test_non_claude_model_is_not_found() -> None:
     with pytest.raises(NotFoundError) as info:
         parse(body(model="gpt-4o"))
     assert info.value.param == "model"
+
+
+@pytest.mark.parametrize(
+    ("thinking", "expected"),
+    [
+        (None, None),
+        ({"type": "disabled"}, None),
+        ({"type": "adaptive"}, {"type": "adaptive"}),
+        ({"type": "enabled", "budget_tokens": 2048}, {"type": "enabled", "budget_tokens": 2048}),
+    ],
+)
+def test_thinking_is_passed_on_only_when_asked(thinking: Any, expected: Any) -> None:
+    assert parse(body(max_tokens=4096, thinking=thinking)).backend_request.thinking == expected
+
+
+@pytest.mark.parametrize(
+    ("thinking", "param"),
+    [
+        ({"type": "sometimes"}, "thinking"),
+        ({"type": "enabled"}, "thinking.budget_tokens"),
+        ({"type": "enabled", "budget_tokens": 100}, "thinking.budget_tokens"),
+        ({"type": "enabled", "budget_tokens": 5000}, "thinking.budget_tokens"),
+    ],
+)
+def test_bad_thinking_is_refused(thinking: Any, param: str) -> None:
+    assert invalid(body(max_tokens=4096, thinking=thinking)).param == param

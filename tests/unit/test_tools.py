@@ -10,11 +10,11 @@ import pytest
 from proxy_core.anthropic_api.tools import parse_tool_choice, parse_tools
 from proxy_core.backend.base import BackendRequest, ToolChoice, ToolSpec
 from proxy_core.backend.caller_tools import (
-    first_tool_call_only,
     guidance,
     offered_tools,
     system_prompt,
 )
+from proxy_core.backend.event_filters import first_tool_call_only
 from proxy_core.errors import InvalidRequestError
 
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -159,3 +159,34 @@ async def test_first_tool_call_only_drops_later_calls_but_keeps_the_frame() -> N
     assert [e["index"] for e in starts] == [0, 1]
     assert all(e.get("index") != 2 for e in kept)
     assert kept[-2]["type"] == "message_delta" and kept[-1]["type"] == "message_stop"
+
+
+async def test_without_thinking_drops_thinking_and_renumbers() -> None:
+    from proxy_core.backend.event_filters import without_thinking
+
+    stream = [
+        {"type": "message_start", "message": {}},
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "thinking", "thinking": ""},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": "hm"},
+        },
+        {"type": "content_block_stop", "index": 0},
+        {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "hi"}},
+        {"type": "content_block_stop", "index": 1},
+        *_tool_block(2, "a"),
+        {"type": "message_stop"},
+    ]
+    kept = [event async for event in without_thinking(_events(stream))]
+    blocks = [e for e in kept if e["type"] == "content_block_start"]
+    assert [(e["index"], e["content_block"]["type"]) for e in blocks] == [
+        (0, "text"),
+        (1, "tool_use"),
+    ]
+    assert {e["index"] for e in kept if "index" in e} == {0, 1}
