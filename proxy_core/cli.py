@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 from proxy_core.backend.environment import (
     AUTH_MODE_API_KEY,
@@ -15,7 +16,7 @@ from proxy_core.backend.environment import (
     drop_parent_session_variables,
     points_at_proxy,
 )
-from proxy_core.config import ConfigError, Settings, load_settings
+from proxy_core.config import ConfigError, Settings, check_exposure, load_settings
 from proxy_core.log import configure_logging
 from proxy_core.server import PortInUseError, serve_until_signalled
 from proxy_core.version import __version__
@@ -47,14 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_safe(settings: Settings) -> None:
-    if not settings.is_loopback_only and not settings.api_key:
-        raise ConfigError(
-            f"refusing to listen on {settings.host} without an API key: set CLAUDE_PROXY_API_KEY "
-            "so only your clients can use your subscription"
-        )
-
-
 def _warn_about_environment(settings: Settings) -> None:
     if auth_mode(os.environ) == AUTH_MODE_API_KEY:
         log.warning(
@@ -67,7 +60,16 @@ def _warn_about_environment(settings: Settings) -> None:
             "ANTHROPIC_BASE_URL points at this proxy; the CLI will use the Anthropic API instead"
         )
     elif base_url:
-        log.info("The CLI will call %s (ANTHROPIC_BASE_URL)", base_url)
+        log.info("The CLI will call %s (ANTHROPIC_BASE_URL)", _without_credentials(base_url))
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        parts = parts._replace(
+            netloc=f"***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        )
+    return urlunsplit(parts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(
             overrides={"port": args.port, "host": args.host, "debug": args.debug}
         )
-        _check_safe(settings)
+        check_exposure(settings)
     except ConfigError as exc:
         print(f"claude-sdk-proxy: error: {exc}", file=sys.stderr)
         return 2

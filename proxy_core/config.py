@@ -8,6 +8,7 @@ JSON file the headless server reads.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -132,6 +133,8 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
             value: Any = int(raw)
         elif kind == "float":
             value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError(value)
         elif kind == "bool":
             value = (
                 raw
@@ -148,6 +151,8 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
 
 
 def _validate(settings: Settings) -> Settings:
+    if not settings.host or not settings.default_model:
+        raise ConfigError("host and default_model must not be empty")
     if not 0 <= settings.port <= 65535:
         raise ConfigError(f"port must be between 0 and 65535, got {settings.port}")
     if settings.max_concurrent < 1:
@@ -175,6 +180,15 @@ def _validate(settings: Settings) -> Settings:
     if not 0 <= settings.cli_retries <= 15:
         raise ConfigError(f"cli_retries must be between 0 and 15, got {settings.cli_retries}")
     return settings
+
+
+def check_exposure(settings: Settings) -> None:
+    """Listening beyond this machine without a key would open the subscription to the network."""
+    if not settings.is_loopback_only and not settings.api_key:
+        raise ConfigError(
+            f"refusing to listen on {settings.host} without an API key: set CLAUDE_PROXY_API_KEY "
+            "so only your clients can use your subscription"
+        )
 
 
 def config_file_path(environ: Mapping[str, str] | None = None) -> Path:

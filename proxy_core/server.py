@@ -11,17 +11,21 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from enum import Enum
 
 from aiohttp import web
 
 from proxy_core.backend.base import Backend
 from proxy_core.backend.claude_sdk import ClaudeSDKBackend
-from proxy_core.config import Settings
+from proxy_core.config import Settings, check_exposure
 from proxy_core.http.app import create_app
+from proxy_core.http.keys import settings_key
 
 log = logging.getLogger(__name__)
 
@@ -47,28 +51,38 @@ def _default_backend(settings: Settings) -> Backend:
     return ClaudeSDKBackend(settings)
 
 
-async def start_site(app: web.Application, settings: Settings) -> tuple[web.AppRunner, int]:
-    """Set up and bind; returns the runner and the real port (useful when the port is 0)."""
+def bind(settings: Settings) -> tuple[socket.socket, Settings]:
+    """Bind the listening socket first, so everything after knows the real port (port 0)."""
+    check_exposure(settings)
+    family, kind, proto, _, address = socket.getaddrinfo(
+        settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    listener = socket.socket(family, kind, proto)
+    if os.name != "nt":  # on Windows this would let two servers share the port
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+        listener.listen(128)
+    except OSError as exc:
+        listener.close()
+        if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
+            raise PortInUseError(
+                exc.errno, f"port {settings.port} on {settings.host} is already in use"
+            ) from None
+        raise
+    return listener, replace(settings, port=listener.getsockname()[1])
+
+
+async def start_site(app: web.Application, listener: socket.socket) -> web.AppRunner:
+    settings = app[settings_key]
     # handler_cancellation: a client that disconnects cancels its handler at once,
     # which is what ends its CLI process within a second.
     runner = web.AppRunner(
         app, handler_cancellation=True, shutdown_timeout=settings.shutdown_grace_s, access_log=None
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
-            raise PortInUseError(
-                exc.errno, f"port {settings.port} on {settings.host} is already in use"
-            ) from None
-        raise
-    server = getattr(site, "_server", None)
-    sockets = getattr(server, "sockets", None) or []
-    port = sockets[0].getsockname()[1] if sockets else settings.port
-    return runner, port
+    await web.SockSite(runner, listener).start()
+    return runner
 
 
 class ProxyServer:
@@ -135,9 +149,11 @@ class ProxyServer:
         loop.close()
 
     async def _start(self) -> None:
-        self.backend = self._backend_factory(self.settings)
-        self.app = create_app(self.settings, self.backend, environ=self._environ)
-        self._runner, self.port = await start_site(self.app, self.settings)
+        listener, settings = bind(self.settings)
+        self.port = settings.port
+        self.backend = self._backend_factory(settings)
+        self.app = create_app(settings, self.backend, environ=self._environ)
+        self._runner = await start_site(self.app, listener)
 
     def stop(self) -> None:
         if self.state is not ServerState.RUNNING or self._loop is None:
@@ -165,16 +181,16 @@ class ProxyServer:
 
 async def serve_until_signalled(settings: Settings, on_ready: Callable[[str], None]) -> None:
     """The headless main loop: serve until SIGINT or SIGTERM, then shut down cleanly."""
+    listener, settings = bind(settings)
     backend = ClaudeSDKBackend(settings)
     app = create_app(settings, backend)
-    runner, port = await start_site(app, settings)
+    runner = await start_site(app, listener)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows has no loop signal handlers
             loop.add_signal_handler(sig, stop.set)
-    host = settings.base_url.rsplit(":", 1)[0]
-    on_ready(f"{host}:{port}")
+    on_ready(settings.base_url)
     try:
         await stop.wait()
     finally:

@@ -77,6 +77,11 @@ def resolve_model(requested: str) -> str:
     )
 
 
+def display_model(model: str) -> str:
+    """The model id to show before the upstream has named it: aliases become full ids."""
+    return NEWEST_IN_FAMILY.get(model, model)
+
+
 def find_model(model_id: str) -> ModelInfo:
     for model in CATALOG:
         if model.id == model_id:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 from aiohttp import web
 
 from proxy_core.anthropic_api.count_tokens import estimate_input_tokens
-from proxy_core.anthropic_api.models import CATALOG, ModelInfo, find_model
+from proxy_core.anthropic_api.models import CATALOG, ModelInfo, display_model, find_model
 from proxy_core.anthropic_api.request import MessagesCall, parse_messages_request
 from proxy_core.anthropic_api.stream_view import (
     PING_FRAME,
@@ -18,7 +19,7 @@ from proxy_core.anthropic_api.stream_view import (
 from proxy_core.errors import InvalidRequestError, ProxyError
 from proxy_core.events import StreamEventData, aggregate
 from proxy_core.http.keys import backend_key, backend_tasks_key, gate_key, settings_key, status_key
-from proxy_core.http.middleware import REQUEST_ID_KEY
+from proxy_core.http.middleware import COMMITTED_RESPONSE_KEY, REQUEST_ID_KEY
 from proxy_core.http.pump import END, SILENCE, EventPump
 
 
@@ -53,13 +54,17 @@ async def create_message(request: web.Request) -> web.StreamResponse:
         if call.stream:
             return await _stream_message(request, call, pump)
         message = await _collect_message(pump)
-        request.app[status_key].note_success()
-        return web.json_response(message)
+    except ProxyError as error:
+        request.app[status_key].note_error(error)
+        raise
     finally:
         pump.abandon()
+    request.app[status_key].note_success()
+    return web.json_response(message)
 
 
 async def _collect_message(pump: EventPump) -> dict[str, Any]:
+    # The first failure raises; the middleware answers it with its real status.
     events: list[StreamEventData] = []
     while True:
         item = await pump.next()
@@ -88,12 +93,14 @@ async def _stream_message(
         }
     )
     await response.prepare(request)
+    # From here on the status line is sent: every failure must become an SSE error event.
+    request[COMMITTED_RESPONSE_KEY] = response
     view = SSEView()
     item = first
-    if item is SILENCE:
-        await response.write(view.early_start(model=call.backend_request.model))
-        item = await pump.next(settings.ping_interval_s)
     try:
+        if item is SILENCE:
+            await response.write(view.early_start(model=display_model(call.backend_request.model)))
+            item = await pump.next(settings.ping_interval_s)
         while item is not END:
             if item is SILENCE:
                 await response.write(PING_FRAME)
@@ -103,12 +110,15 @@ async def _stream_message(
                 if item["type"] == "message_stop":
                     break
             item = await pump.next(settings.ping_interval_s)
+        await response.write_eof()
     except ProxyError as error:
         request.app[status_key].note_error(error)
-        await response.write(sse_error_frame(error))
-    except ConnectionResetError:
+        with contextlib.suppress(ConnectionError):
+            await response.write(sse_error_frame(error))
+            await response.write_eof()
         return response
-    await response.write_eof()
+    except ConnectionError:
+        return response  # the client left; the pump is abandoned by the caller
     request.app[status_key].note_success()
     return response
 

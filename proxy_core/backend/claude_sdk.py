@@ -26,7 +26,7 @@ from proxy_core.backend.options import options_for, spawn_key
 from proxy_core.backend.orphans import OrphanGuard
 from proxy_core.backend.turn import turn_events
 from proxy_core.config import Settings
-from proxy_core.errors import SessionEndedError
+from proxy_core.errors import BackendTimeoutError, SessionEndedError
 from proxy_core.events import MessageBuilder
 
 # Stops after which the CLI would call the model again by itself: end the process at once.
@@ -59,7 +59,15 @@ class ClaudeSDKBackend:
             on_exit=self._forget,
         )
         self._sessions.add(session)
-        await session.start()
+        try:
+            async with asyncio.timeout(self._settings.idle_timeout_s):
+                await session.start()
+        except TimeoutError:
+            session.abort()
+            raise BackendTimeoutError("The Claude Code CLI did not start in time.") from None
+        except BaseException:
+            session.abort()  # the client left while the CLI was starting
+            raise
         return session
 
     def _forget(self, session: CLISession) -> None:

@@ -16,7 +16,7 @@ from proxy_core.backend.environment import auth_mode
 from proxy_core.config import Settings
 from proxy_core.http import service_routes, session_routes
 from proxy_core.http.keys import backend_key, backend_tasks_key, gate_key, settings_key, status_key
-from proxy_core.http.middleware import request_context, require_api_key
+from proxy_core.http.middleware import refuse_foreign_pages, request_context, require_api_key
 from proxy_core.limits import ConcurrencyGate
 from proxy_core.status import ProxyStatus
 
@@ -30,7 +30,8 @@ def create_app(
 ) -> web.Application:
     environ = os.environ if environ is None else environ
     app = web.Application(
-        middlewares=[request_context, require_api_key], client_max_size=MAX_BODY_BYTES
+        middlewares=[request_context, refuse_foreign_pages, require_api_key],
+        client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings
     app[backend_key] = backend

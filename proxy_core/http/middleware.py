@@ -8,10 +8,12 @@ and ``retry-after`` where the client should wait. Nothing else leaks out.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -20,16 +22,19 @@ from proxy_core.errors import (
     AuthenticationError,
     InvalidRequestError,
     NotFoundError,
+    PermissionDeniedError,
     ProxyError,
     RequestTooLargeError,
 )
-from proxy_core.http.keys import settings_key, status_key
+from proxy_core.http.keys import settings_key
 
 log = logging.getLogger("proxy_core.access")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OPEN_PATHS = frozenset({"/health", "/v1/health"})
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
+# Set by a handler once it has sent its status line; errors after that are the handler's.
+COMMITTED_RESPONSE_KEY = web.RequestKey("committed_response", web.StreamResponse)
 
 
 def new_request_id() -> str:
@@ -70,7 +75,6 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         return response
     except ProxyError as error:
         status = error.status
-        request.app[status_key].note_error(error)
         return error_response(error, request_id)
     except web.HTTPException as exc:
         http_error = _from_http_exception(exc)
@@ -78,6 +82,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         return error_response(http_error, request_id)
     except Exception:
         log.exception("Unexpected failure in %s %s", request.method, request.path)
+        if COMMITTED_RESPONSE_KEY in request:
+            # A second status line would corrupt the stream that is already under way.
+            return request[COMMITTED_RESPONSE_KEY]
         return error_response(ProxyError("The proxy failed unexpectedly."), request_id)
     finally:
         log.info(
@@ -90,6 +97,63 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         )
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@web.middleware
+async def refuse_foreign_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Without a key, only this machine's clients may call: not web pages, not rebound DNS.
+
+    Any page a browser visits can POST to 127.0.0.1; its Origin names the page. A page whose
+    domain re-resolves to 127.0.0.1 (DNS rebinding) can even read the answers; its Host then
+    names that domain. Neither is a local client, and neither gets the subscription.
+    """
+    if request.app[settings_key].api_key:
+        return await handler(request)
+    host = urlsplit(f"//{request.host}").hostname
+    if not _is_loopback(host):
+        raise PermissionDeniedError(
+            f"This proxy answers only requests addressed to localhost, not {request.host!r}. "
+            "Set CLAUDE_PROXY_API_KEY to serve other names."
+        )
+    origin = request.headers.get("origin")
+    if origin is not None and _from_foreign_page(origin):
+        raise PermissionDeniedError(
+            f"Requests from web pages ({origin}) are refused. "
+            "Set CLAUDE_PROXY_API_KEY to allow them."
+        )
+    return await handler(request)
+
+
+def _from_foreign_page(origin: str) -> bool:
+    # "null" is what sandboxed frames send; app:// and the like are desktop apps' own pages.
+    if origin == "null":
+        return True
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and not _is_loopback(parts.hostname)
+
+
+def has_valid_key(request: web.Request) -> bool:
+    expected = request.app[settings_key].api_key
+    if not expected:
+        return True
+    # surrogateescape: a header that is not UTF-8 is a wrong key, not a server error.
+    presented = _presented_key(request).encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(presented, expected.encode("utf-8"))
+
+
 def _presented_key(request: web.Request) -> str:
     key = request.headers.get("x-api-key", "")
     authorization = request.headers.get("authorization", "")
@@ -100,12 +164,9 @@ def _presented_key(request: web.Request) -> str:
 
 @web.middleware
 async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-    expected = request.app[settings_key].api_key
-    if expected and request.path not in OPEN_PATHS:
-        presented = _presented_key(request)
-        if not hmac.compare_digest(presented.encode(), expected.encode()):
-            raise AuthenticationError(
-                "Invalid or missing API key for this proxy. Send it as `x-api-key` "
-                "or `Authorization: Bearer`."
-            )
+    if request.path not in OPEN_PATHS and not has_valid_key(request):
+        raise AuthenticationError(
+            "Invalid or missing API key for this proxy. Send it as `x-api-key` "
+            "or `Authorization: Bearer`."
+        )
     return await handler(request)

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Final
 
 from proxy_core.backend.base import StreamEventData
-from proxy_core.errors import BackendError, ProxyError
+from proxy_core.errors import BackendError, OverloadedError, ProxyError
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,10 @@ class EventPump:
             self._queue.put_nowait(END)
         except ProxyError as error:
             self._queue.put_nowait(error)
+        except asyncio.CancelledError:
+            # Shutdown, or the client left: whoever still waits gets a clear error.
+            self._queue.put_nowait(OverloadedError("The request was ended: the proxy is stopping."))
+            raise
         except Exception:
             log.exception("The backend failed unexpectedly")
             self._queue.put_nowait(BackendError("The backend failed unexpectedly."))

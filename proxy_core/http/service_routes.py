@@ -9,6 +9,7 @@ from aiohttp import web
 
 from proxy_core.backend.cli_status import read_cli_status
 from proxy_core.http.keys import gate_key, settings_key, status_key
+from proxy_core.http.middleware import has_valid_key
 from proxy_core.version import __version__
 
 CLI_STATUS_MAX_AGE_S = 60.0
@@ -45,6 +46,9 @@ async def service_info(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     app = request.app
+    if not has_valid_key(request):
+        # Open to load balancers and the tray without the key, but tells strangers nothing more.
+        return web.json_response({"status": "ok"})
     await refresh_cli_status(app, max_age_s=CLI_STATUS_MAX_AGE_S)
     status = app[status_key]
     gate = app[gate_key]

@@ -40,7 +40,8 @@ def raw_request(
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers), json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read())
+        with error:
+            return error.code, dict(error.headers), json.loads(error.read())
 
 
 @pytest.mark.parametrize(

@@ -329,3 +329,27 @@ def test_ipv6_loopback_base_url_is_a_valid_url(tmp_path: Path) -> None:
     settings = Settings(host="::1", port=3456, data_dir=tmp_path)
     assert settings.is_loopback_only is True
     assert settings.base_url == "http://[::1]:3456"
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_timeouts_must_be_finite(value: str) -> None:
+    with pytest.raises(ConfigError):
+        load_settings(
+            environ={"CLAUDE_PROXY_IDLE_TIMEOUT_S": value}, config_path=Path("/nonexistent")
+        )
+
+
+def test_an_empty_host_in_the_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text('{"host": ""}')
+    with pytest.raises(ConfigError):
+        load_settings(environ={}, config_path=path)
+
+
+def test_listening_beyond_loopback_needs_a_key() -> None:
+    from proxy_core.config import Settings, check_exposure
+
+    with pytest.raises(ConfigError, match="CLAUDE_PROXY_API_KEY"):
+        check_exposure(Settings(host="0.0.0.0"))
+    check_exposure(Settings(host="0.0.0.0", api_key="k"))
+    check_exposure(Settings(host="127.0.0.1"))
