@@ -79,6 +79,8 @@ class Settings:
     # Finished conversations whose CLI is kept for the next turn (0: one CLI per request).
     conversations: int = DEFAULT_CONVERSATIONS
     conversation_ttl_s: float = DEFAULT_CONVERSATION_TTL_S
+    # Agent mode: requests without caller tools run Claude Code's own tools in this directory.
+    agent_workspace: Path | None = None
     debug: bool = False
     data_dir: Path = field(default_factory=lambda: user_data_dir())
 
@@ -117,6 +119,7 @@ _ENV_FIELDS: dict[str, str] = {
     "CLAUDE_PROXY_DEFAULT_MODEL": "default_model",
     "CLAUDE_PROXY_CONVERSATIONS": "conversations",
     "CLAUDE_PROXY_CONVERSATION_TTL_S": "conversation_ttl_s",
+    "CLAUDE_PROXY_AGENT_WORKSPACE": "agent_workspace",
     "CLAUDE_PROXY_DEBUG": "debug",
 }
 
@@ -141,8 +144,8 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
                 if isinstance(raw, bool)
                 else str(raw).strip().lower() in ("1", "true", "yes", "on")
             )
-        elif kind == "Path":
-            value = Path(raw)
+        elif kind in ("Path", "Path | None"):
+            value = Path(raw).expanduser() if raw not in (None, "") else None
         else:
             value = None if raw in (None, "") else str(raw)
     except (TypeError, ValueError):
@@ -171,6 +174,9 @@ def _validate(settings: Settings) -> Settings:
     for name in positive:
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be positive, got {getattr(settings, name)}")
+    workspace = settings.agent_workspace
+    if workspace is not None and not workspace.is_dir():
+        raise ConfigError(f"agent_workspace {workspace} is not an existing directory")
     if settings.stream_commit_wait_s < 0:
         raise ConfigError(
             f"stream_commit_wait_s must not be negative, got {settings.stream_commit_wait_s}"
@@ -183,11 +189,17 @@ def _validate(settings: Settings) -> Settings:
 
 
 def check_exposure(settings: Settings) -> None:
-    """Listening beyond this machine without a key would open the subscription to the network."""
+    """Listening beyond this machine without a key would open the subscription to the network,
+    and in agent mode this machine's shell and files as well."""
     if not settings.is_loopback_only and not settings.api_key:
+        what = (
+            "your subscription and, in agent mode, this machine"
+            if settings.agent_workspace
+            else ("your subscription")
+        )
         raise ConfigError(
             f"refusing to listen on {settings.host} without an API key: set CLAUDE_PROXY_API_KEY "
-            "so only your clients can use your subscription"
+            f"so only your clients can use {what}"
         )
 
 

@@ -129,7 +129,9 @@ def _thinking(raw: Any, max_tokens: int | None) -> dict[str, Any] | None:
     return {"type": "enabled", "budget_tokens": budget}
 
 
-def parse_messages_request(body: Any, *, default_model: str, request_id: str) -> MessagesCall:
+def parse_messages_request(
+    body: Any, *, default_model: str, request_id: str, agent_mode: bool = False
+) -> MessagesCall:
     if not isinstance(body, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
     requested = body.get("model", default_model)
@@ -150,6 +152,7 @@ def parse_messages_request(body: Any, *, default_model: str, request_id: str) ->
         system=_system(body.get("system")),
         max_tokens=max_tokens,
         thinking=_thinking(body.get("thinking"), max_tokens),
+        agent=agent_mode and not tools,
         request_id=request_id,
         metadata=metadata,
         tools=tools,

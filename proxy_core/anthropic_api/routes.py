@@ -48,6 +48,7 @@ async def create_message(request: web.Request) -> web.StreamResponse:
         await read_json(request),
         default_model=settings.default_model,
         request_id=request[REQUEST_ID_KEY],
+        agent_mode=settings.agent_workspace is not None,
     )
     pump = await start_pump(request, call)
     try:

@@ -17,6 +17,7 @@ from typing import Any
 
 from claude_agent_sdk import ClaudeAgentOptions
 
+from proxy_core.backend.agent_turn import agent_events
 from proxy_core.backend.base import BackendRequest, StreamEventData
 from proxy_core.backend.cli_session import CLISession
 from proxy_core.backend.conversations import ConversationStore, conversation_key
@@ -75,6 +76,10 @@ class ClaudeSDKBackend:
         self.conversations.forget(session)
 
     async def stream(self, request: BackendRequest) -> AsyncIterator[StreamEventData]:
+        if request.agent:
+            async for event in self._agent_run(request):
+                yield event
+            return
         fixed = spawn_key(request)
         parked = self.conversations.claim(conversation_key(fixed, request.messages[:-1]))
         if parked is not None:
@@ -134,6 +139,20 @@ class ClaudeSDKBackend:
             else:
                 turn.decide(False)
                 session.abort()
+
+    async def _agent_run(self, request: BackendRequest) -> AsyncIterator[StreamEventData]:
+        session = await self._new_session(request)
+        turn = session.send(history_frames(request.messages))
+        try:
+            async for event in agent_events(
+                turn,
+                idle_timeout_s=self._settings.idle_timeout_s,
+                total_timeout_s=self._settings.timeout_ms / 1000,
+            ):
+                yield event
+        finally:
+            turn.decide(False)
+            session.abort()
 
     def list_sessions(self) -> list[dict[str, Any]]:
         return self.conversations.describe()

@@ -26,6 +26,11 @@ MAX_LINE_BYTES = 64 << 20
 ONE_CALL_BUDGET_USD = 1e-6
 
 
+# The seed's agent toolset: files, shell and the web. Nothing that schedules or spawns more.
+AGENT_TOOLS = ["Read", "Write", "Edit", "Bash", "Glob", "Grep", "WebFetch", "WebSearch"]
+AGENT_MAX_TURNS = 50
+
+
 def spawn_key(request: BackendRequest) -> str:
     """Identifies what a CLI is fixed to at spawn: two requests with one key may share it."""
     fixed = {
@@ -54,6 +59,8 @@ def options_for(
     if request.max_tokens is not None:
         env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(request.max_tokens)
     settings.work_dir.mkdir(parents=True, exist_ok=True)
+    if request.agent:
+        return _agent_options(request, settings, env)
     tools = caller_tools.offered_tools(request)
     return ClaudeAgentOptions(
         system_prompt=caller_tools.system_prompt(request),
@@ -78,6 +85,34 @@ def options_for(
         stderr=_log_cli_stderr,
         mcp_servers={caller_tools.SERVER_NAME: caller_tools.tool_server(tools)} if tools else {},
         hooks=caller_tools.defer_hooks() if tools else None,
+    )
+
+
+def _agent_options(
+    request: BackendRequest, settings: Settings, env: dict[str, str]
+) -> ClaudeAgentOptions:
+    assert settings.agent_workspace is not None
+    return ClaudeAgentOptions(
+        # Claude Code's own prompt explains its tools; the caller's system prompt follows it.
+        system_prompt={"type": "preset", "preset": "claude_code", "append": request.system or ""},
+        model=request.model,
+        tools=AGENT_TOOLS,
+        # Pre-approved by name, so no permission prompt blocks a headless run (and no bypass
+        # mode, which the CLI refuses as root).
+        allowed_tools=AGENT_TOOLS,
+        setting_sources=[],
+        strict_mcp_config=True,
+        skills=[],
+        include_partial_messages=True,
+        verbatim_prompts=True,
+        max_turns=AGENT_MAX_TURNS,
+        thinking=cast(ThinkingConfig, request.thinking or {"type": "disabled"}),
+        cwd=str(settings.agent_workspace),
+        cli_path=settings.cli_path,
+        max_buffer_size=MAX_LINE_BYTES,
+        extra_args={"no-session-persistence": None},
+        env=env,
+        stderr=_log_cli_stderr,
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 from claude_agent_sdk import (
     AssistantMessage,
+    Message,
     RateLimitEvent,
     ResultMessage,
     StreamEvent,
@@ -31,41 +32,20 @@ log = logging.getLogger(__name__)
 SYNTHETIC_MODEL = "<synthetic>"
 
 
-class _Failure:
-    """A failure the CLI announced; its HTTP status arrives with the result."""
+class Watchdog:
+    """Reads a turn's messages, failing when the model is silent or the request too long."""
 
-    def __init__(self, category: str | None, text: str) -> None:
-        self.category = category
-        self.text = text
+    def __init__(self, turn: Turn, *, idle_timeout_s: float, total_timeout_s: float) -> None:
+        self._turn = turn
+        self._idle_timeout_s = idle_timeout_s
+        self._deadline = asyncio.get_running_loop().time() + total_timeout_s
+        self.started = False
 
-
-def _failure_error(
-    failure: _Failure | None, status: int | None, resets_at: int | None, fallback: str
-) -> errors.ProxyError:
-    if failure is None:
-        if status is None:
-            return errors.OverloadedError(fallback)
-        return failure_to_error(None, fallback, status)
-    return failure_to_error(failure.category, failure.text, status, rate_limit_resets_at=resets_at)
-
-
-def _text_of(message: AssistantMessage) -> str:
-    return " ".join(block.text for block in message.content if isinstance(block, TextBlock))
-
-
-async def turn_events(
-    turn: Turn, *, idle_timeout_s: float, total_timeout_s: float
-) -> AsyncIterator[StreamEventData]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + total_timeout_s
-    started = False
-    failure: _Failure | None = None
-    resets_at: int | None = None
-    while True:
-        wait = min(idle_timeout_s, deadline - loop.time())
+    async def next(self) -> Message:
+        wait = min(self._idle_timeout_s, self._deadline - asyncio.get_running_loop().time())
         try:
             async with asyncio.timeout(max(wait, 0.001)):
-                message = await turn.next_message()
+                message = await self._turn.next_message()
         except TimeoutError:
             raise errors.BackendTimeoutError(
                 "The model sent nothing for too long; the request was ended."
@@ -73,39 +53,70 @@ async def turn_events(
         if isinstance(message, Exception):
             raise message
         if isinstance(message, SessionEnded):
-            if started:
+            if self.started:
                 raise errors.BackendError("The Claude Code CLI ended in the middle of its answer.")
             raise errors.SessionEndedError("The Claude Code CLI ended without an answer.")
+        return message
 
+
+class FailureWatch:
+    """Collects how the CLI announces a failure; its HTTP status arrives with the result."""
+
+    def __init__(self) -> None:
+        self.category: str | None = None
+        self.text: str | None = None
+        self.resets_at: int | None = None
+
+    def observe(self, message: Message) -> bool:
+        """Takes what concerns failures; True when the message was a failure report."""
+        if isinstance(message, AssistantMessage) and (
+            message.error or message.model == SYNTHETIC_MODEL
+        ):
+            self.category = message.error
+            self.text = " ".join(b.text for b in message.content if isinstance(b, TextBlock))
+            return True
+        if isinstance(message, RateLimitEvent) and message.rate_limit_info.status == "rejected":
+            self.resets_at = message.rate_limit_info.resets_at
+        elif isinstance(message, SystemMessage) and message.subtype == "api_retry":
+            log.info("CLI retrying the upstream call: %s", message.data.get("error_status"))
+        return False
+
+    def error(self, status: int | None, fallback: str) -> errors.ProxyError:
+        if self.text is None:
+            if status is None:
+                return errors.OverloadedError(fallback)
+            return failure_to_error(None, fallback, status)
+        return failure_to_error(
+            self.category, self.text, status, rate_limit_resets_at=self.resets_at
+        )
+
+
+async def turn_events(
+    turn: Turn, *, idle_timeout_s: float, total_timeout_s: float
+) -> AsyncIterator[StreamEventData]:
+    watchdog = Watchdog(turn, idle_timeout_s=idle_timeout_s, total_timeout_s=total_timeout_s)
+    failures = FailureWatch()
+    while True:
+        message = await watchdog.next()
         if isinstance(message, StreamEvent):
             if message.parent_tool_use_id is not None:
                 continue
             event = message.event
             kind = event.get("type")
-            if not started:
+            if not watchdog.started:
                 if kind != "message_start":
                     continue
-                started = True
+                watchdog.started = True
             elif kind == "message_delta" and not event.get("delta", {}).get("stop_reason"):
                 # The CLI closes a broken stream with a delta that has no stop reason.
-                raise _failure_error(failure, None, resets_at, "The upstream stream broke.")
+                raise failures.error(None, "The upstream stream broke.")
             yield event
             if kind == "message_stop":
                 return
-        elif isinstance(message, AssistantMessage):
-            if message.error or message.model == SYNTHETIC_MODEL:
-                failure = _Failure(message.error, _text_of(message))
-                if started:
-                    raise _failure_error(failure, None, resets_at, "The upstream stream broke.")
-        elif isinstance(message, RateLimitEvent):
-            if message.rate_limit_info.status == "rejected":
-                resets_at = message.rate_limit_info.resets_at
-        elif isinstance(message, SystemMessage):
-            if message.subtype == "api_retry":
-                log.info("CLI retrying the upstream call: %s", message.data.get("error_status"))
+        elif failures.observe(message):
+            if watchdog.started:
+                raise failures.error(None, "The upstream stream broke.")
         elif isinstance(message, ResultMessage):
-            if failure is not None or message.is_error:
-                raise _failure_error(
-                    failure, message.api_error_status, resets_at, "The request failed."
-                )
+            if failures.text is not None or message.is_error:
+                raise failures.error(message.api_error_status, "The request failed.")
             raise errors.BackendError("The Claude Code CLI finished without a response.")

@@ -353,3 +353,22 @@ def test_listening_beyond_loopback_needs_a_key() -> None:
         check_exposure(Settings(host="0.0.0.0"))
     check_exposure(Settings(host="0.0.0.0", api_key="k"))
     check_exposure(Settings(host="127.0.0.1"))
+
+
+def test_agent_workspace_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="agent_workspace"):
+        load_settings(
+            environ={"CLAUDE_PROXY_AGENT_WORKSPACE": str(tmp_path / "missing")},
+            config_path=tmp_path / "c.json",
+        )
+    settings = load_settings(
+        environ={"CLAUDE_PROXY_AGENT_WORKSPACE": str(tmp_path)}, config_path=tmp_path / "c.json"
+    )
+    assert settings.agent_workspace == tmp_path
+
+
+def test_agent_mode_on_the_network_without_a_key_is_refused(tmp_path: Path) -> None:
+    from proxy_core.config import Settings, check_exposure
+
+    with pytest.raises(ConfigError, match="this machine"):
+        check_exposure(Settings(host="0.0.0.0", agent_workspace=tmp_path))
