@@ -98,6 +98,27 @@ async def http_stream_once(
     out[f"{label}: total"].append(now_ms() - start)
 
 
+async def http_continue_once(
+    session: aiohttp.ClientSession, url: str, round_: int, out: Timings
+) -> None:
+    """A new conversation's first turn, then its second: the kept CLI answers the second."""
+    opening = [{"role": "user", "content": f"Conversation {round_}: say hello."}]
+    async with session.post(url, json={**BODY, "messages": opening}) as response:
+        reply = (await response.json())["content"]
+    follow_up = [*opening, {"role": "assistant", "content": reply}, *MESSAGES]
+    start = now_ms()
+    first_delta = None
+    payload = {**BODY, "messages": follow_up, "stream": True}
+    async with session.post(url, json=payload) as response:
+        response.raise_for_status()
+        async for chunk in response.content.iter_any():
+            if first_delta is None and b"content_block_delta" in chunk:
+                first_delta = now_ms() - start
+    assert first_delta is not None, "continued conversation: incomplete stream"
+    out["proxy continued conversation: first content_block_delta"].append(first_delta)
+    out["proxy continued conversation: total"].append(now_ms() - start)
+
+
 async def http_plain_once(session: aiohttp.ClientSession, url: str, out: Timings) -> None:
     start = now_ms()
     async with session.post(url, json=BODY) as response:
@@ -110,6 +131,10 @@ class TimedBackend(ClaudeSDKBackend):
     """The proxy's real backend, noting (first event, message_stop) in ms from its start."""
 
     marks: ClassVar[list[tuple[float, float]]] = []
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        KEPT.append(self)
 
     async def stream(self, request: BackendRequest) -> AsyncIterator[StreamEventData]:
         start, first = now_ms(), 0.0
@@ -151,10 +176,13 @@ def live_children() -> int:
     return alive
 
 
+KEPT: list[ClaudeSDKBackend] = []  # the proxy's backend, whose kept conversations stay alive
+
+
 async def settle(timeout_s: float = 3.0) -> None:
-    """Wait until the previous request's CLI has exited (the proxy closes it after replying)."""
+    """Wait until only kept conversations' CLIs remain (the others close after replying)."""
     for _ in range(int(timeout_s / 0.01)):
-        if not live_children():
+        if live_children() <= sum(len(backend.conversations) for backend in KEPT):
             break
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.05)
@@ -180,6 +208,8 @@ async def run_benchmark(
             sink[f"{OWN}total"].append(sink[f"{STREAM}total"][-1] - stop)
             await settle()
             await http_plain_once(session, proxy_url, sink)
+            await settle()
+            await http_continue_once(session, proxy_url, round_, sink)
             await settle()
             if not round_:
                 FIRST_WAS_PING.clear()
@@ -237,7 +267,7 @@ def main() -> int:
     }
     rows += [["-"], ["memory", "MiB"], ["-"]]
     rows += [[name, f"{value / MIB:.1f}"] for name, value in mib.items()]
-    calls, expected = len(sim.simulator.message_calls()), 4 * (args.runs + 1) + BURST
+    calls, expected = len(sim.simulator.message_calls()), 6 * (args.runs + 1) + BURST
     rows += [["-"], [f"upstream /v1/messages calls (expected {expected})", str(calls)]]
     rows += [[f"{k}: first SSE event was a ping", str(n)] for k, n in FIRST_WAS_PING.items() if n]
     rows += [["CLI child processes left after cleanup (psutil)", str(left)]]
