@@ -34,11 +34,8 @@ async def agent_events(
     # Index of each forwarded block in the current model call -> its index in our message.
     renumbered: dict[int, int] = {}
     next_index = 0
-    while True:
-        message = await watchdog.next()
+    async for message in watchdog.messages():
         if isinstance(message, StreamEvent):
-            if message.parent_tool_use_id is not None:
-                continue
             event = message.event
             kind = event.get("type")
             if kind == "message_start":

@@ -6,6 +6,8 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 from typing import cast
 
 from claude_agent_sdk import ClaudeAgentOptions, ThinkingConfig
@@ -59,10 +61,8 @@ def options_for(
     if request.max_tokens is not None:
         env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(request.max_tokens)
     settings.work_dir.mkdir(parents=True, exist_ok=True)
-    if request.agent:
-        return _agent_options(request, settings, env)
-    tools = caller_tools.offered_tools(request)
-    return ClaudeAgentOptions(
+    tools = () if request.agent else caller_tools.offered_tools(request)
+    options = ClaudeAgentOptions(
         system_prompt=caller_tools.system_prompt(request),
         model=request.model,
         tools=[],
@@ -86,33 +86,27 @@ def options_for(
         mcp_servers={caller_tools.SERVER_NAME: caller_tools.tool_server(tools)} if tools else {},
         hooks=caller_tools.defer_hooks() if tools else None,
     )
+    if request.agent and settings.agent_workspace is not None:
+        return _agent_options(options, request, settings.agent_workspace)
+    return options
 
 
 def _agent_options(
-    request: BackendRequest, settings: Settings, env: dict[str, str]
+    base: ClaudeAgentOptions, request: BackendRequest, workspace: Path
 ) -> ClaudeAgentOptions:
-    assert settings.agent_workspace is not None
-    return ClaudeAgentOptions(
+    return replace(
+        base,
         # Claude Code's own prompt explains its tools; the caller's system prompt follows it.
         system_prompt={"type": "preset", "preset": "claude_code", "append": request.system or ""},
-        model=request.model,
         tools=AGENT_TOOLS,
         # Pre-approved by name, so no permission prompt blocks a headless run (and no bypass
         # mode, which the CLI refuses as root).
         allowed_tools=AGENT_TOOLS,
-        setting_sources=[],
-        strict_mcp_config=True,
-        skills=[],
-        include_partial_messages=True,
-        verbatim_prompts=True,
         max_turns=AGENT_MAX_TURNS,
-        thinking=cast(ThinkingConfig, request.thinking or {"type": "disabled"}),
-        cwd=str(settings.agent_workspace),
-        cli_path=settings.cli_path,
-        max_buffer_size=MAX_LINE_BYTES,
-        extra_args={"no-session-persistence": None},
-        env=env,
-        stderr=_log_cli_stderr,
+        max_budget_usd=None,
+        cwd=str(workspace),
+        mcp_servers={},
+        hooks=None,
     )
 
 

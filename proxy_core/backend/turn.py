@@ -41,6 +41,13 @@ class Watchdog:
         self._deadline = asyncio.get_running_loop().time() + total_timeout_s
         self.started = False
 
+    async def messages(self) -> AsyncIterator[Message]:
+        """The turn's messages, without the stream events of sub-agents."""
+        while True:
+            message = await self.next()
+            if not (isinstance(message, StreamEvent) and message.parent_tool_use_id is not None):
+                yield message
+
     async def next(self) -> Message:
         wait = min(self._idle_timeout_s, self._deadline - asyncio.get_running_loop().time())
         try:
@@ -96,11 +103,8 @@ async def turn_events(
 ) -> AsyncIterator[StreamEventData]:
     watchdog = Watchdog(turn, idle_timeout_s=idle_timeout_s, total_timeout_s=total_timeout_s)
     failures = FailureWatch()
-    while True:
-        message = await watchdog.next()
+    async for message in watchdog.messages():
         if isinstance(message, StreamEvent):
-            if message.parent_tool_use_id is not None:
-                continue
             event = message.event
             kind = event.get("type")
             if not watchdog.started:
