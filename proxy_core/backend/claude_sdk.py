@@ -44,10 +44,6 @@ class ClaudeSDKBackend:
         self._orphans = OrphanGuard(settings.data_dir / "cli-processes")
         self._orphans.reap()
 
-    @property
-    def live_cli_pids(self) -> frozenset[int]:
-        return frozenset(s.pid for s in self._sessions if s.pid is not None)
-
     def options_for(self, request: BackendRequest) -> ClaudeAgentOptions:
         single_use = self._settings.conversations == 0
         return options_for(request, self._settings, self._environ, single_use=single_use)
