@@ -2,44 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 from typing import Any
 
 from aiohttp import web
 
 from proxy_core.anthropic_api.count_tokens import estimate_input_tokens
 from proxy_core.anthropic_api.models import CATALOG, ModelInfo, display_model, find_model
-from proxy_core.anthropic_api.request import MessagesCall, parse_messages_request
-from proxy_core.anthropic_api.stream_view import (
-    PING_FRAME,
-    SSEView,
-    sse_error_frame,
-)
-from proxy_core.errors import InvalidRequestError, ProxyError
-from proxy_core.events import StreamEventData, aggregate
-from proxy_core.http.keys import backend_key, backend_tasks_key, gate_key, settings_key, status_key
-from proxy_core.http.middleware import COMMITTED_RESPONSE_KEY, REQUEST_ID_KEY
-from proxy_core.http.pump import END, SILENCE, EventPump
-
-
-async def read_json(request: web.Request) -> Any:
-    try:
-        return await request.json(loads=json.loads)
-    except ValueError as exc:
-        raise InvalidRequestError(f"The request body is not valid JSON: {exc}") from None
-
-
-async def start_pump(request: web.Request, call: MessagesCall) -> EventPump:
-    app = request.app
-    gate = app[gate_key]
-    await gate.acquire()
-    try:
-        events = app[backend_key].stream(call.backend_request)
-    except BaseException:
-        gate.release()
-        raise
-    return EventPump(events, on_finished=gate.release, tasks=app[backend_tasks_key])
+from proxy_core.anthropic_api.request import parse_messages_request
+from proxy_core.anthropic_api.stream_view import SSEView
+from proxy_core.http.keys import settings_key
+from proxy_core.http.middleware import REQUEST_ID_KEY
+from proxy_core.http.responding import read_json, respond
 
 
 async def create_message(request: web.Request) -> web.StreamResponse:
@@ -50,78 +23,9 @@ async def create_message(request: web.Request) -> web.StreamResponse:
         request_id=request[REQUEST_ID_KEY],
         agent_mode=settings.agent_workspace is not None,
     )
-    pump = await start_pump(request, call)
-    try:
-        if call.stream:
-            return await _stream_message(request, call, pump)
-        message = await _collect_message(pump)
-    except ProxyError as error:
-        request.app[status_key].note_error(error)
-        raise
-    finally:
-        pump.abandon()
-    request.app[status_key].note_success()
-    return web.json_response(message)
-
-
-async def _collect_message(pump: EventPump) -> dict[str, Any]:
-    # The first failure raises; the middleware answers it with its real status.
-    events: list[StreamEventData] = []
-    while True:
-        item = await pump.next()
-        if item is END:
-            break
-        assert isinstance(item, dict)
-        events.append(item)
-        if item["type"] == "message_stop":
-            break
-    return aggregate(events)
-
-
-async def _stream_message(
-    request: web.Request, call: MessagesCall, pump: EventPump
-) -> web.StreamResponse:
-    settings = request.app[settings_key]
-    # Until the first event, a failure is still an ordinary HTTP error response (a 429 keeps
-    # its status and retry-after); past the wait, the stream is committed with message_start.
-    first = await pump.next(settings.stream_commit_wait_s)
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream; charset=utf-8",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-            "request-id": request[REQUEST_ID_KEY],
-        }
-    )
-    await response.prepare(request)
-    # From here on the status line is sent: every failure must become an SSE error event.
-    request[COMMITTED_RESPONSE_KEY] = response
-    view = SSEView()
-    item = first
-    try:
-        if item is SILENCE:
-            await response.write(view.early_start(model=display_model(call.backend_request.model)))
-            item = await pump.next(settings.ping_interval_s)
-        while item is not END:
-            if item is SILENCE:
-                await response.write(PING_FRAME)
-            else:
-                assert isinstance(item, dict)
-                await response.write(view.frames(item))
-                if item["type"] == "message_stop":
-                    break
-            item = await pump.next(settings.ping_interval_s)
-        await response.write_eof()
-    except ProxyError as error:
-        request.app[status_key].note_error(error)
-        with contextlib.suppress(ConnectionError):
-            await response.write(sse_error_frame(error))
-            await response.write_eof()
-        return response
-    except ConnectionError:
-        return response  # the client left; the pump is abandoned by the caller
-    request.app[status_key].note_success()
-    return response
+    model = display_model(call.backend_request.model)
+    view = SSEView(early_model=model) if call.stream else None
+    return await respond(request, call.backend_request, stream_view=view, render=lambda m: m)
 
 
 async def count_tokens(request: web.Request) -> web.Response:

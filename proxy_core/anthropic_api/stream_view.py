@@ -32,12 +32,26 @@ class SSEView:
     proxy's own; the upstream's arrives later and only lends its usage to the final delta.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, early_model: str) -> None:
+        self._early_model = early_model
         self._start_usage: dict[str, Any] = {}
         self._started_early = False
 
-    def early_start(self, *, model: str) -> bytes:
+    def start(self, *, early: bool) -> bytes:
+        return self.early_start() if early else b""
+
+    def ping(self) -> bytes:
+        return PING_FRAME
+
+    def error(self, error: ProxyError) -> bytes:
+        return sse_error_frame(error)
+
+    def end(self) -> bytes:
+        return b""
+
+    def early_start(self) -> bytes:
         self._started_early = True
+        model = self._early_model
         message: dict[str, Any] = {
             "id": f"msg_{secrets.token_hex(12)}",
             "type": "message",

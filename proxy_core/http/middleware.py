@@ -27,6 +27,7 @@ from proxy_core.errors import (
     RequestTooLargeError,
 )
 from proxy_core.http.keys import settings_key
+from proxy_core.openai_api.errors import is_openai_path, openai_error_body
 
 log = logging.getLogger("proxy_core.access")
 
@@ -41,11 +42,13 @@ def new_request_id() -> str:
     return f"req_{secrets.token_hex(12)}"
 
 
-def error_response(error: ProxyError, request_id: str) -> web.Response:
+def error_response(error: ProxyError, request_id: str, path: str = "") -> web.Response:
+    """The error in the dialect of the route that failed."""
     headers = {"request-id": request_id}
     if error.retry_after is not None:
         headers["retry-after"] = str(error.retry_after)
-    return web.json_response(error_body(error), status=error.status, headers=headers)
+    body = openai_error_body(error) if is_openai_path(path) else error_body(error)
+    return web.json_response(body, status=error.status, headers=headers)
 
 
 def _from_http_exception(exc: web.HTTPException) -> ProxyError:
@@ -75,17 +78,19 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         return response
     except ProxyError as error:
         status = error.status
-        return error_response(error, request_id)
+        return error_response(error, request_id, request.path)
     except web.HTTPException as exc:
         http_error = _from_http_exception(exc)
         status = http_error.status
-        return error_response(http_error, request_id)
+        return error_response(http_error, request_id, request.path)
     except Exception:
         log.exception("Unexpected failure in %s %s", request.method, request.path)
         if COMMITTED_RESPONSE_KEY in request:
             # A second status line would corrupt the stream that is already under way.
             return request[COMMITTED_RESPONSE_KEY]
-        return error_response(ProxyError("The proxy failed unexpectedly."), request_id)
+        return error_response(
+            ProxyError("The proxy failed unexpectedly."), request_id, request.path
+        )
     finally:
         log.info(
             "%s %s %s %d %.0fms",

@@ -131,7 +131,7 @@ def test_merged_usage_zero_in_delta_is_a_value_not_a_gap() -> None:
 
 
 def test_sse_view_puts_the_start_usage_into_the_message_delta_frame() -> None:
-    view = SSEView()
+    view = SSEView(early_model="claude-sonnet-5-5")
     start = message_start()
     start_name, start_data = parse_frame(view.frames(start))
     assert start_name == "message_start"
@@ -145,7 +145,7 @@ def test_sse_view_puts_the_start_usage_into_the_message_delta_frame() -> None:
 
 
 def test_sse_view_does_not_mutate_the_event() -> None:
-    view = SSEView()
+    view = SSEView(early_model="claude-sonnet-5-5")
     view.frames(message_start())
     event = message_delta()
     view.frames(event)
@@ -153,12 +153,12 @@ def test_sse_view_does_not_mutate_the_event() -> None:
 
 
 def test_sse_view_without_message_start_sends_the_delta_usage_alone() -> None:
-    _, data = parse_frame(SSEView().frames(message_delta(output_tokens=3)))
+    _, data = parse_frame(SSEView(early_model="claude-sonnet-5-5").frames(message_delta(output_tokens=3)))
     assert data["usage"] == {"output_tokens": 3}
 
 
 def test_sse_view_with_missing_usage_on_both_sides() -> None:
-    view = SSEView()
+    view = SSEView(early_model="claude-sonnet-5-5")
     start = message_start()
     start["message"]["usage"] = None
     view.frames(start)
@@ -167,7 +167,7 @@ def test_sse_view_with_missing_usage_on_both_sides() -> None:
 
 
 def test_sse_view_passes_other_events_through_unchanged() -> None:
-    view = SSEView()
+    view = SSEView(early_model="claude-sonnet-5-5")
     for event in (block_start(0, {"type": "text", "text": ""}), block_stop(0), MESSAGE_STOP):
         assert view.frames(event) == sse_frame(event)
 

@@ -1,0 +1,135 @@
+"""Running a backend request and writing its answer, whatever the dialect.
+
+Both APIs answer the same way: take a concurrency slot, pump the backend's
+events, then either fold them into one JSON body or stream them through a
+dialect's :class:`StreamView`. Until the first event arrives nothing is sent,
+so an early failure keeps its real HTTP status; once the stream is committed,
+failures become the dialect's in-band error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from proxy_core.backend.base import BackendRequest
+from proxy_core.errors import InvalidRequestError, ProxyError
+from proxy_core.events import StreamEventData, aggregate
+from proxy_core.http.keys import backend_key, backend_tasks_key, gate_key, settings_key, status_key
+from proxy_core.http.middleware import COMMITTED_RESPONSE_KEY, REQUEST_ID_KEY
+from proxy_core.http.pump import END, SILENCE, EventPump
+
+
+class StreamView(Protocol):
+    def start(self, *, early: bool) -> bytes:
+        """Sent when the stream is committed; ``early`` when the upstream has not started."""
+        ...
+
+    def frames(self, event: StreamEventData) -> bytes: ...
+
+    def ping(self) -> bytes: ...
+
+    def error(self, error: ProxyError) -> bytes: ...
+
+    def end(self) -> bytes: ...
+
+
+async def read_json(request: web.Request) -> Any:
+    try:
+        return await request.json(loads=json.loads)
+    except ValueError as exc:
+        raise InvalidRequestError(f"The request body is not valid JSON: {exc}") from None
+
+
+async def start_pump(request: web.Request, backend_request: BackendRequest) -> EventPump:
+    app = request.app
+    gate = app[gate_key]
+    await gate.acquire()
+    try:
+        events = app[backend_key].stream(backend_request)
+    except BaseException:
+        gate.release()
+        raise
+    return EventPump(events, on_finished=gate.release, tasks=app[backend_tasks_key])
+
+
+async def respond(
+    request: web.Request,
+    backend_request: BackendRequest,
+    *,
+    stream_view: StreamView | None,
+    render: Callable[[dict[str, Any]], dict[str, Any]],
+) -> web.StreamResponse:
+    """Stream through ``stream_view``, or answer ``render(message)`` as one JSON body."""
+    status = request.app[status_key]
+    pump = await start_pump(request, backend_request)
+    try:
+        if stream_view is not None:
+            return await _stream(request, pump, stream_view)
+        message = aggregate(await _collect(pump))
+    except ProxyError as error:
+        status.note_error(error)
+        raise
+    finally:
+        pump.abandon()
+    status.note_success()
+    return web.json_response(render(message))
+
+
+async def _collect(pump: EventPump) -> list[StreamEventData]:
+    # The first failure raises; the middleware answers it with its real status.
+    events: list[StreamEventData] = []
+    while True:
+        item = await pump.next()
+        if item is END:
+            return events
+        assert isinstance(item, dict)
+        events.append(item)
+        if item["type"] == "message_stop":
+            return events
+
+
+async def _stream(request: web.Request, pump: EventPump, view: StreamView) -> web.StreamResponse:
+    settings = request.app[settings_key]
+    first = await pump.next(settings.stream_commit_wait_s)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+            "request-id": request[REQUEST_ID_KEY],
+        }
+    )
+    await response.prepare(request)
+    # From here on the status line is sent: every failure must be an in-band error.
+    request[COMMITTED_RESPONSE_KEY] = response
+    item = first
+    try:
+        await response.write(view.start(early=item is SILENCE))
+        if item is SILENCE:
+            item = await pump.next(settings.ping_interval_s)
+        while item is not END:
+            if item is SILENCE:
+                await response.write(view.ping())
+            else:
+                assert isinstance(item, dict)
+                await response.write(view.frames(item))
+                if item["type"] == "message_stop":
+                    break
+            item = await pump.next(settings.ping_interval_s)
+        await response.write(view.end())
+        await response.write_eof()
+    except ProxyError as error:
+        request.app[status_key].note_error(error)
+        with contextlib.suppress(ConnectionError):
+            await response.write(view.error(error))
+            await response.write_eof()
+        return response
+    except ConnectionError:
+        return response  # the client left; the pump is abandoned by the caller
+    request.app[status_key].note_success()
+    return response
