@@ -13,6 +13,7 @@ from proxy_core.anthropic_api.stream_view import SSEView
 from proxy_core.http.keys import settings_key
 from proxy_core.http.middleware import REQUEST_ID_KEY
 from proxy_core.http.responding import read_json, respond
+from proxy_core.openai_api import routes as openai_routes
 
 
 async def create_message(request: web.Request) -> web.StreamResponse:
@@ -46,6 +47,8 @@ def _model_json(model: ModelInfo) -> dict[str, Any]:
 
 
 async def list_models(request: web.Request) -> web.Response:
+    if openai_routes.is_openai_client(request):
+        return await openai_routes.list_models(request)
     data = [_model_json(model) for model in CATALOG]
     return web.json_response(
         {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
@@ -53,6 +56,8 @@ async def list_models(request: web.Request) -> web.Response:
 
 
 async def get_model(request: web.Request) -> web.Response:
+    if openai_routes.is_openai_client(request):
+        return await openai_routes.get_model(request)
     return web.json_response(_model_json(find_model(request.match_info["model_id"])))
 
 

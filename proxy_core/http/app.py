@@ -18,6 +18,7 @@ from proxy_core.http import service_routes, session_routes
 from proxy_core.http.keys import backend_key, backend_tasks_key, gate_key, settings_key, status_key
 from proxy_core.http.middleware import refuse_foreign_pages, request_context, require_api_key
 from proxy_core.limits import ConcurrencyGate
+from proxy_core.openai_api import routes as openai_routes
 from proxy_core.status import ProxyStatus
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def create_app(
     service_routes.add_routes(app)
     anthropic_routes.add_routes(app)
     session_routes.add_routes(app)
+    openai_routes.add_routes(app)
     app.on_startup.append(_check_cli_in_background)
     app.on_shutdown.append(_finish_in_flight)
     app.on_cleanup.append(_close_backend)

@@ -114,8 +114,17 @@ class ChunkView:
             **fields,
         }
 
-    def opening(self) -> bytes:
+    def start(self, *, early: bool) -> bytes:
         return self._chunk({"role": "assistant", "content": ""})
+
+    def ping(self) -> bytes:
+        return b": ping\n\n"  # an SSE comment: keeps the connection alive, clients skip it
+
+    def error(self, error: ProxyError) -> bytes:
+        return error_frame(error) + DONE_FRAME
+
+    def end(self) -> bytes:
+        return DONE_FRAME
 
     def frames(self, event: StreamEventData) -> bytes:
         kind = event.get("type")

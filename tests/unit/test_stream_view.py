@@ -153,7 +153,9 @@ def test_sse_view_does_not_mutate_the_event() -> None:
 
 
 def test_sse_view_without_message_start_sends_the_delta_usage_alone() -> None:
-    _, data = parse_frame(SSEView(early_model="claude-sonnet-5-5").frames(message_delta(output_tokens=3)))
+    _, data = parse_frame(
+        SSEView(early_model="claude-sonnet-5-5").frames(message_delta(output_tokens=3))
+    )
     assert data["usage"] == {"output_tokens": 3}
 
 
