@@ -275,3 +275,26 @@ def test_unsupported_sampling_parameters_are_accepted_and_ignored(
     )
     assert completion.choices[0].message.content == DEFAULT_TEXT
     assert sim.message_calls()[0].body["max_tokens"] == 99
+
+
+def test_an_openai_conversation_continues_in_the_same_cli(
+    oai: openai.OpenAI, sim: UpstreamSimulator
+) -> None:
+    from tests.api.test_conversations import single_cli_pid
+
+    sim.enqueue(ToolCalls(calls=(("get_weather", {"city": "Paris"}),)), Text("Sunny."))
+    history: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
+    first = oai.chat.completions.create(model="gpt-4o", messages=history, tools=[WEATHER])  # type: ignore[list-item]
+    pid = single_cli_pid()
+    message = first.choices[0].message
+    history += [
+        message.model_dump(exclude_none=True),
+        {
+            "role": "tool",
+            "tool_call_id": message.tool_calls[0].id,
+            "content": "sunny",  # type: ignore[index]
+        },
+    ]
+    second = oai.chat.completions.create(model="gpt-4o", messages=history, tools=[WEATHER])  # type: ignore[list-item]
+    assert second.choices[0].message.content == "Sunny."
+    assert single_cli_pid() == pid
