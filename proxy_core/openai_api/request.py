@@ -86,6 +86,11 @@ def _user_blocks(content: Any, param: str) -> list[dict[str, Any]]:
     return blocks
 
 
+def _synthetic_id(param: str) -> str:
+    # Tool ids upstream may hold only letters, digits, "_" and "-".
+    return "call_" + re.sub(r"[^a-zA-Z0-9_-]", "_", param)
+
+
 def _tool_use(call: Any, param: str) -> dict[str, Any]:
     function = call.get("function") if isinstance(call, dict) else None
     if not isinstance(function, dict) or not isinstance(function.get("name"), str):
@@ -99,7 +104,7 @@ def _tool_use(call: Any, param: str) -> dict[str, Any]:
         raise _fail("must be a JSON object", f"{param}.function.arguments")
     return {
         "type": "tool_use",
-        "id": call.get("id") or f"call_{param}",
+        "id": call.get("id") or _synthetic_id(param),
         "name": function["name"],
         "input": parsed,
     }
@@ -114,7 +119,9 @@ def _assistant_blocks(message: dict[str, Any], param: str) -> list[dict[str, Any
         blocks.append(_tool_use(call, f"{param}.tool_calls.{index}"))
     legacy = message.get("function_call")
     if legacy:
-        blocks.append(_tool_use({"id": f"call_legacy_{param}", "function": legacy}, param))
+        blocks.append(
+            _tool_use({"id": _synthetic_id(f"legacy_{param}"), "function": legacy}, param)
+        )
     return blocks
 
 
@@ -135,7 +142,7 @@ def _translate(raw: Any) -> tuple[str | None, list[dict[str, Any]]]:
         elif role == "assistant":
             turn = ("assistant", _assistant_blocks(message, where))
             if message.get("function_call"):
-                last_legacy_call = f"call_legacy_{where}"
+                last_legacy_call = _synthetic_id(f"legacy_{where}")
         elif role in ("tool", "function"):
             tool_id = message.get("tool_call_id") if role == "tool" else last_legacy_call
             if not isinstance(tool_id, str) or not tool_id:
