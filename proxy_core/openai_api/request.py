@@ -77,7 +77,9 @@ def _user_blocks(content: Any, param: str) -> list[dict[str, Any]]:
     for index, part in enumerate(content):
         where = f"{param}.{index}"
         kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text" and isinstance(part.get("text"), str):
+        if kind == "text":
+            if not isinstance(part.get("text"), str):
+                raise _fail("must be a string", f"{where}.text")
             blocks.append({"type": "text", "text": part["text"]})
         elif kind == "image_url":
             blocks.append(_image_block(part, where))
@@ -91,20 +93,20 @@ def _synthetic_id(param: str) -> str:
     return "call_" + re.sub(r"[^a-zA-Z0-9_-]", "_", param)
 
 
-def _tool_use(call: Any, param: str) -> dict[str, Any]:
-    function = call.get("function") if isinstance(call, dict) else None
+def _tool_use(function: Any, tool_id: Any, param: str) -> dict[str, Any]:
+    """A function call (``param`` is its path) as a tool_use block."""
     if not isinstance(function, dict) or not isinstance(function.get("name"), str):
         raise _fail("must be a function call with a name", param)
     arguments = function.get("arguments") or "{}"
     try:
         parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
     except ValueError:
-        raise _fail("is not valid JSON", f"{param}.function.arguments") from None
+        raise _fail("is not valid JSON", f"{param}.arguments") from None
     if not isinstance(parsed, dict):
-        raise _fail("must be a JSON object", f"{param}.function.arguments")
+        raise _fail("must be a JSON object", f"{param}.arguments")
     return {
         "type": "tool_use",
-        "id": call.get("id") or _synthetic_id(param),
+        "id": tool_id if isinstance(tool_id, str) and tool_id else _synthetic_id(param),
         "name": function["name"],
         "input": parsed,
     }
@@ -115,13 +117,18 @@ def _assistant_blocks(message: dict[str, Any], param: str) -> list[dict[str, Any
     content = message.get("content")
     if content:
         blocks.append({"type": "text", "text": _text_of(content, f"{param}.content")})
-    for index, call in enumerate(message.get("tool_calls") or []):
-        blocks.append(_tool_use(call, f"{param}.tool_calls.{index}"))
+    calls = message.get("tool_calls") or []
+    if not isinstance(calls, list):
+        raise _fail("must be a list", f"{param}.tool_calls")
+    for index, call in enumerate(calls):
+        where = f"{param}.tool_calls.{index}"
+        if not isinstance(call, dict):
+            raise _fail("must be an object", where)
+        blocks.append(_tool_use(call.get("function"), call.get("id"), f"{where}.function"))
     legacy = message.get("function_call")
     if legacy:
-        blocks.append(
-            _tool_use({"id": _synthetic_id(f"legacy_{param}"), "function": legacy}, param)
-        )
+        where = f"{param}.function_call"
+        blocks.append(_tool_use(legacy, _synthetic_id(f"legacy_{param}"), where))
     return blocks
 
 
@@ -164,14 +171,18 @@ def _translate(raw: Any) -> tuple[str | None, list[dict[str, Any]]]:
             "messages",
         )
     messages = [{"role": role, "content": blocks} for role, blocks in turns]
-    return "\n\n".join(system) or None, messages
+    return "\n\n".join(part for part in system if part) or None, messages
 
 
 def _tools(body: dict[str, Any]) -> tuple[ToolSpec, ...]:
     raw = body.get("tools")
+    legacy = body.get("functions")
+    for name, value in (("tools", raw), ("functions", legacy)):
+        if value is not None and not isinstance(value, list):
+            raise _fail("must be a list", name)
     functions = [t.get("function") if isinstance(t, dict) else None for t in raw or []]
-    if raw is None and body.get("functions") is not None:
-        functions = list(body["functions"])
+    if raw is None and legacy is not None:
+        functions = list(legacy)
     tools = []
     for index, function in enumerate(functions):
         where = f"tools.{index}.function" if raw is not None else f"functions.{index}"
@@ -195,10 +206,13 @@ def _tool_choice(body: dict[str, Any], tools: tuple[ToolSpec, ...]) -> ToolChoic
     if raw == "none":
         return ToolChoice("none")
     if raw == "required":
+        if not tools:
+            raise _fail("'required' needs at least one tool in `tools`", "tool_choice")
         return ToolChoice("any")
     name = None
     if isinstance(raw, dict):
-        name = (raw.get("function") or {}).get("name") if "function" in raw else raw.get("name")
+        function = raw.get("function", raw)
+        name = function.get("name") if isinstance(function, dict) else None
     if not isinstance(name, str) or name not in {tool.name for tool in tools}:
         raise _fail("must be auto, none, required or name one of the tools", "tool_choice")
     return ToolChoice("tool", name)
@@ -210,7 +224,8 @@ def _response_format_guidance(raw: Any) -> str | None:
     if isinstance(raw, dict) and raw.get("type") == "json_object":
         return "Answer with one valid JSON object and nothing else: no prose, no code fences."
     if isinstance(raw, dict) and raw.get("type") == "json_schema":
-        schema = (raw.get("json_schema") or {}).get("schema")
+        spec = raw.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
         if not isinstance(schema, dict):
             raise _fail("must hold a schema", "response_format.json_schema.schema")
         return (

@@ -103,7 +103,9 @@ class ChunkView:
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-        return _data(self._envelope(choices=[choice]))
+        # With include_usage, OpenAI's chunks say "usage": null until the final one.
+        extra = {"usage": None} if self._include_usage else {}
+        return _data(self._envelope(choices=[choice], **extra))
 
     def _envelope(self, **fields: Any) -> dict[str, Any]:
         return {
