@@ -138,12 +138,9 @@ class CLISession:
             if not self._ready.done():
                 self._ready.set_exception(error)
         except Exception as exc:
-            # The CLI died or broke its protocol: the turn says so, the session ends.
+            # The CLI died or broke its protocol. The turn learns it below as SESSION_ENDED,
+            # which lets a request that had no answer yet start over in a new CLI.
             log.warning("CLI session failed: %s", exc)
-            if self._current is not None:
-                self._current.outbox.put_nowait(
-                    errors.BackendError("The Claude Code CLI failed while answering.")
-                )
         finally:
             if not self._ready.done():
                 self._ready.set_exception(errors.BackendUnavailableError("The CLI did not start."))
