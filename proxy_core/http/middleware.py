@@ -36,6 +36,8 @@ OPEN_PATHS = frozenset({"/health", "/v1/health"})
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
 # Set by a handler once it has sent its status line; errors after that are the handler's.
 COMMITTED_RESPONSE_KEY = web.RequestKey("committed_response", web.StreamResponse)
+# What a handler adds to the access line: model, stream, tokens. Never content or keys.
+ACCESS_DETAIL_KEY = web.RequestKey("access_detail", dict)
 
 
 def new_request_id() -> str:
@@ -92,13 +94,15 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             ProxyError("The proxy failed unexpectedly."), request_id, request.path
         )
     finally:
+        detail = " ".join(f"{k}={v}" for k, v in request.get(ACCESS_DETAIL_KEY, {}).items())
         log.info(
-            "%s %s %s %d %.0fms",
+            "%s %s %s %d %.0fms %s",
             request_id,
             request.method,
             request.path,
             status,
             (time.monotonic() - started) * 1000,
+            detail,
         )
 
 

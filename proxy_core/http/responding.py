@@ -20,7 +20,7 @@ from proxy_core.backend.base import BackendRequest
 from proxy_core.errors import InvalidRequestError, ProxyError
 from proxy_core.events import StreamEventData, aggregate
 from proxy_core.http.keys import backend_key, backend_tasks_key, gate_key, settings_key, status_key
-from proxy_core.http.middleware import COMMITTED_RESPONSE_KEY, REQUEST_ID_KEY
+from proxy_core.http.middleware import ACCESS_DETAIL_KEY, COMMITTED_RESPONSE_KEY, REQUEST_ID_KEY
 from proxy_core.http.pump import END, SILENCE, EventPump
 
 
@@ -66,11 +66,14 @@ async def respond(
 ) -> web.StreamResponse:
     """Stream through ``stream_view``, or answer ``render(message)`` as one JSON body."""
     status = request.app[status_key]
+    detail = {"model": backend_request.model, "stream": stream_view is not None}
+    request[ACCESS_DETAIL_KEY] = detail
     pump = await start_pump(request, backend_request)
     try:
         if stream_view is not None:
             return await _stream(request, pump, stream_view)
         message = aggregate(await _collect(pump))
+        detail.update(_token_counts(message.get("usage") or {}))
     except ProxyError as error:
         status.note_error(error)
         raise
@@ -78,6 +81,22 @@ async def respond(
         pump.abandon()
     status.note_success()
     return web.json_response(render(message))
+
+
+def _token_counts(usage: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "in": usage.get("input_tokens", 0),
+        "cached": usage.get("cache_read_input_tokens", 0),
+        "out": usage.get("output_tokens", 0),
+    }
+
+
+def _note_usage(request: web.Request, event: StreamEventData) -> None:
+    usage = event.get("usage") or event.get("message", {}).get("usage")
+    if event.get("type") in ("message_start", "message_delta") and usage:
+        request[ACCESS_DETAIL_KEY].update(
+            {k: v for k, v in _token_counts(usage).items() if k != "out" or v}
+        )
 
 
 async def _collect(pump: EventPump) -> list[StreamEventData]:
@@ -117,6 +136,7 @@ async def _stream(request: web.Request, pump: EventPump, view: StreamView) -> we
                 await response.write(view.ping())
             else:
                 assert isinstance(item, dict)
+                _note_usage(request, item)
                 await response.write(view.frames(item))
                 if item["type"] == "message_stop":
                     break

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -300,3 +301,20 @@ def test_thinking_blocks_reach_only_callers_that_asked(
     assert [block.type for block in asked.content] == ["thinking", "text"]
     assert asked.content[0].thinking == "pondering"  # type: ignore[union-attr]
     assert asked.content[0].signature == "sig"  # type: ignore[union-attr]
+
+
+def test_one_access_line_per_request_with_tokens_and_no_content(
+    client: anthropic.Anthropic, sim: UpstreamSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="proxy_core.access")
+    client.messages.create(
+        model=MODEL, max_tokens=8, messages=[{"role": "user", "content": "SECRET-PROMPT-TEXT"}]
+    )
+    lines = [r.getMessage() for r in caplog.records if r.name == "proxy_core.access"]
+    (line,) = [line for line in lines if "/v1/messages" in line]
+    sent = sim.message_calls()[0].reply_usage
+    assert sent is not None
+    assert f"model={MODEL}" in line and "stream=False" in line and " 200 " in line
+    assert f"in={sent['input_tokens']}" in line and f"out={sent['output_tokens']}" in line
+    assert "SECRET-PROMPT-TEXT" not in caplog.text
+    assert "unused" not in line  # the client's key
