@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _warn_about_environment(settings: Settings) -> None:
-    if auth_mode(os.environ) == AUTH_MODE_API_KEY:
+    if auth_mode(os.environ, settings.port) == AUTH_MODE_API_KEY:
         log.warning(
             "ANTHROPIC_API_KEY is set: requests are billed to that API account, "
             "not to your Claude subscription. Unset it to use the subscription."
@@ -57,7 +57,8 @@ def _warn_about_environment(settings: Settings) -> None:
     base_url = os.environ.get("ANTHROPIC_BASE_URL", "")
     if base_url and points_at_proxy(base_url, settings.port):
         log.warning(
-            "ANTHROPIC_BASE_URL points at this proxy; the CLI will use the Anthropic API instead"
+            "ANTHROPIC_BASE_URL points at this proxy (set for its clients): the CLI ignores it and "
+            "the ANTHROPIC_API_KEY beside it, and uses the Anthropic API with your subscription"
         )
     elif base_url:
         log.info("The CLI will call %s (ANTHROPIC_BASE_URL)", _without_credentials(base_url))

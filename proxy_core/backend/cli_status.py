@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,10 +51,11 @@ def find_cli(configured: str | None) -> str | None:
     return shutil.which("claude")
 
 
-async def _run(path: str, *args: str) -> tuple[int, str]:
+async def _run(path: str, *args: str, env: Mapping[str, str] | None) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         path,
         *args,
+        env=None if env is None else dict(env),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
@@ -70,14 +72,17 @@ async def _run(path: str, *args: str) -> tuple[int, str]:
     return process.returncode or 0, output.decode("utf-8", "replace")
 
 
-async def read_cli_status(configured_path: str | None) -> CLIStatus:
+async def read_cli_status(
+    configured_path: str | None, env: Mapping[str, str] | None = None
+) -> CLIStatus:
+    """What the CLI reports, run with ``env``: the environment requests' CLIs get."""
     path = find_cli(configured_path)
     if path is None:
         where = configured_path or "the claude-agent-sdk bundle or PATH"
         return CLIStatus(path=None, problem=f"Claude Code CLI not found in {where}")
     try:
-        _, version_text = await _run(path, "--version")
-        code, status_text = await _run(path, "auth", "status")
+        _, version_text = await _run(path, "--version", env=env)
+        code, status_text = await _run(path, "auth", "status", env=env)
     except (OSError, TimeoutError) as exc:
         return CLIStatus(path=path, problem=f"the CLI could not run: {exc}")
     version = version_text.split()[0] if version_text.strip() else None

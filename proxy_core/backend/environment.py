@@ -56,8 +56,20 @@ def drop_parent_session_variables(environ: MutableMapping[str, str]) -> list[str
     return removed
 
 
-def auth_mode(environ: Mapping[str, str]) -> str:
+def set_for_clients(environ: Mapping[str, str], proxy_port: int) -> bool:
+    """ANTHROPIC_BASE_URL names this proxy: the shell was set up for the proxy's clients.
+
+    Its ANTHROPIC_API_KEY is then the placeholder those clients send, not an account
+    the user chose for the CLI, and must not reach the CLI either.
+    """
+    base_url = environ.get("ANTHROPIC_BASE_URL", "")
+    return bool(base_url) and points_at_proxy(base_url, proxy_port)
+
+
+def auth_mode(environ: Mapping[str, str], proxy_port: int) -> str:
     """How the CLI will authenticate, judged from the environment alone."""
+    if set_for_clients(environ, proxy_port):
+        return AUTH_MODE_SUBSCRIPTION
     if environ.get("ANTHROPIC_API_KEY") or environ.get("ANTHROPIC_AUTH_TOKEN"):
         return AUTH_MODE_API_KEY
     return AUTH_MODE_SUBSCRIPTION
@@ -105,7 +117,13 @@ def cli_overrides(
     overrides["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = environ.get(
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"
     )
-    base_url = environ.get("ANTHROPIC_BASE_URL", "")
-    if base_url and points_at_proxy(base_url, proxy_port):
-        overrides["ANTHROPIC_BASE_URL"] = DEFAULT_UPSTREAM
+    if set_for_clients(environ, proxy_port):
+        # Empty means unset to the CLI: it uses the subscription login.
+        overrides.update(
+            {
+                "ANTHROPIC_BASE_URL": DEFAULT_UPSTREAM,
+                "ANTHROPIC_API_KEY": "",
+                "ANTHROPIC_AUTH_TOKEN": "",
+            }
+        )
     return overrides

@@ -39,7 +39,7 @@ def create_app(
     app[gate_key] = ConcurrencyGate(
         settings.max_concurrent, settings.max_queue, settings.queue_timeout_s
     )
-    app[status_key] = ProxyStatus(auth_mode=auth_mode(environ))
+    app[status_key] = ProxyStatus(auth_mode=auth_mode(environ, settings.port))
     app[backend_tasks_key] = set()
     service_routes.add_routes(app)
     anthropic_routes.add_routes(app)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from aiohttp import web
 
 from proxy_core.backend.cli_status import read_cli_status
+from proxy_core.backend.environment import cli_overrides
 from proxy_core.http.keys import gate_key, settings_key, status_key
 from proxy_core.http.middleware import has_valid_key
 from proxy_core.version import __version__
@@ -22,7 +24,14 @@ async def refresh_cli_status(app: web.Application, *, max_age_s: float = 0.0) ->
         status = app[status_key]
         if status.cli is not None and time.monotonic() - status.cli_checked_at < max_age_s:
             return
-        status.cli = await read_cli_status(app[settings_key].cli_path)
+        settings = app[settings_key]
+        env = {
+            **os.environ,
+            **cli_overrides(
+                os.environ, proxy_port=settings.port, cli_retries=0, api_timeout_ms=10_000
+            ),
+        }
+        status.cli = await read_cli_status(settings.cli_path, env)
         status.cli_checked_at = time.monotonic()
 
 

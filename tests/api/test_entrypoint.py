@@ -187,3 +187,26 @@ def test_a_restart_ends_the_clis_a_killed_proxy_left_behind(
     finally:
         restarted.kill()
         restarted.communicate(timeout=10)
+
+
+def test_a_shell_set_up_for_clients_does_not_turn_the_proxy_into_one(
+    headless_env: dict[str, str],
+) -> None:
+    # ANTHROPIC_BASE_URL at the proxy and a placeholder key: what users export for their apps.
+    port = free_port()
+    env = {
+        **headless_env,
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "ANTHROPIC_API_KEY": "unused",
+    }
+    process = start_headless(env, port)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as response:
+            health = json.loads(response.read())
+        assert health["auth_mode"] == "subscription"
+        assert health["cli"]["auth_method"] != "api_key"
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=15)
+    assert "points at this proxy" in stderr
+    assert "ANTHROPIC_API_KEY is set" not in stderr

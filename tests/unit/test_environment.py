@@ -95,10 +95,15 @@ def test_is_parent_session_variable(name: str, expected: bool) -> None:
         ({"ANTHROPIC_API_KEY": "sk-ant-123"}, AUTH_MODE_API_KEY),
         ({"ANTHROPIC_AUTH_TOKEN": "tok"}, AUTH_MODE_API_KEY),
         ({"CLAUDE_CODE_OAUTH_TOKEN": "oauth"}, AUTH_MODE_SUBSCRIPTION),
+        # A shell set up for the proxy's clients: its key is their placeholder, not the CLI's.
+        (
+            {"ANTHROPIC_API_KEY": "unused", "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{PORT}"},
+            AUTH_MODE_SUBSCRIPTION,
+        ),
     ],
 )
 def test_auth_mode(environ: dict[str, str], mode: str) -> None:
-    assert auth_mode(environ) == mode
+    assert auth_mode(environ, PORT) == mode
 
 
 # --- points_at_proxy ----------------------------------------------------------------------
@@ -200,10 +205,12 @@ def test_users_nonessential_traffic_choice_is_kept() -> None:
     "base_url", [f"http://127.0.0.1:{PORT}", f"http://localhost:{PORT}/", f"http://[::1]:{PORT}"]
 )
 def test_self_pointing_base_url_is_replaced_by_the_real_upstream(base_url: str) -> None:
-    environ = {"ANTHROPIC_BASE_URL": base_url}
+    environ = {"ANTHROPIC_BASE_URL": base_url, "ANTHROPIC_API_KEY": "placeholder-for-clients"}
     result = overrides(environ)
     assert result["ANTHROPIC_BASE_URL"] == DEFAULT_UPSTREAM == "https://api.anthropic.com"
-    assert environ == {"ANTHROPIC_BASE_URL": base_url}
+    # The key beside it is the clients' placeholder: blanked, so the CLI uses the subscription.
+    assert result["ANTHROPIC_API_KEY"] == "" and result["ANTHROPIC_AUTH_TOKEN"] == ""
+    assert environ["ANTHROPIC_BASE_URL"] == base_url
 
 
 @pytest.mark.parametrize(
