@@ -1,7 +1,9 @@
 """The concurrency limit: a few requests run, a bounded queue waits, the rest are refused.
 
-A slot is held until the request's CLI process is gone, not just until the
-response is written, so the limit bounds processes and memory, not requests.
+A slot is held until the request's CLI is gone or kept for the conversation's
+next turn, not just until the response is written. Kept CLIs are bounded
+separately (CLAUDE_PROXY_CONVERSATIONS), so at most max_concurrent plus that
+many CLIs exist at once.
 """
 
 from __future__ import annotations

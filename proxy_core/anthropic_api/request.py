@@ -57,8 +57,20 @@ def _content(raw: Any, param: str) -> str | list[dict[str, Any]]:
             raise _fail(f"unsupported content block type {kind!r}", f"{where}.type")
         if kind == "text" and not isinstance(block.get("text"), str):
             raise _fail("must be a string", f"{where}.text")
+        if kind == "tool_result":
+            _check_tool_result(block, where)
         blocks.append(_strip_cache_control(block))
     return blocks
+
+
+def _check_tool_result(block: dict[str, Any], where: str) -> None:
+    if not isinstance(block.get("tool_use_id"), str) or not block["tool_use_id"]:
+        raise _fail("must be a non-empty string", f"{where}.tool_use_id")
+    content = block.get("content", "")
+    if not isinstance(content, str | list) or (
+        isinstance(content, list) and not all(isinstance(item, dict) for item in content)
+    ):
+        raise _fail("must be a string or a list of content blocks", f"{where}.content")
 
 
 def _messages(raw: Any) -> list[dict[str, Any]]:

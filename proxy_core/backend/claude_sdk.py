@@ -17,6 +17,7 @@ from typing import Any
 
 from claude_agent_sdk import ClaudeAgentOptions
 
+from proxy_core.backend import caller_tools
 from proxy_core.backend.agent_turn import agent_events
 from proxy_core.backend.base import BackendRequest, StreamEventData
 from proxy_core.backend.cli_session import CLISession
@@ -53,7 +54,8 @@ class ClaudeSDKBackend:
             self.options_for(request),
             orphans=self._orphans,
             idle_ttl_s=self._settings.conversation_ttl_s,
-            on_exit=self._forget,
+            on_closing=self.conversations.forget,
+            on_exit=self._sessions.discard,
         )
         self._sessions.add(session)
         try:
@@ -66,10 +68,6 @@ class ClaudeSDKBackend:
             session.abort()  # the client left while the CLI was starting
             raise
         return session
-
-    def _forget(self, session: CLISession) -> None:
-        self._sessions.discard(session)
-        self.conversations.forget(session)
 
     async def stream(self, request: BackendRequest) -> AsyncIterator[StreamEventData]:
         if request.agent:
@@ -124,17 +122,37 @@ class ClaudeSDKBackend:
                     finished = True
                     return
         finally:
-            stop_reason = reply.message.get("stop_reason")
-            keep = finished and request.parallel_tool_calls and stop_reason not in FOLLOW_UP_STOPS
-            if keep and self._settings.conversations > 0:
-                history = [*request.messages, {"role": "assistant", "content": reply.content}]
+            key = self._parking_key(request, fixed, reply) if finished else None
+            if key is not None:
                 # Parked at once: the next turn may come before this turn's result. Should the
                 # result prove unclean, the session ends and that next turn is rebuilt.
-                self.conversations.park(conversation_key(fixed, history), session)
+                self.conversations.park(key, session)
                 turn.decide(True)
             else:
                 turn.decide(False)
                 session.abort()
+                # The request's slot is held until its CLI is gone, so the limit bounds processes.
+                await session.wait_closed(SHUTDOWN_WAIT_S)
+
+    def _parking_key(
+        self, request: BackendRequest, fixed: str, reply: MessageBuilder
+    ) -> str | None:
+        """The key to keep this CLI under, or None when its history may differ from the caller's."""
+        if self._settings.conversations == 0:
+            return None
+        if reply.message.get("stop_reason") in FOLLOW_UP_STOPS:
+            return None
+        offered = {tool.name for tool in caller_tools.offered_tools(request)}
+        if offered and not request.parallel_tool_calls:
+            return None  # later calls may have been dropped from the reply but not the CLI
+        called = {b.get("name") for b in reply.content if b.get("type") == "tool_use"}
+        if not called <= offered:
+            return None  # the CLI answered an unknown tool itself, in its own history
+        history = [*request.messages, {"role": "assistant", "content": reply.content}]
+        try:
+            return conversation_key(fixed, history)
+        except (TypeError, ValueError, AttributeError):
+            return None
 
     async def _agent_run(self, request: BackendRequest) -> AsyncIterator[StreamEventData]:
         session = await self._new_session(request)
@@ -149,6 +167,7 @@ class ClaudeSDKBackend:
         finally:
             turn.decide(False)
             session.abort()
+            await session.wait_closed(SHUTDOWN_WAIT_S)
 
     def list_sessions(self) -> list[dict[str, Any]]:
         return self.conversations.describe()

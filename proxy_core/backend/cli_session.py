@@ -74,17 +74,20 @@ class CLISession:
         *,
         orphans: OrphanGuard,
         idle_ttl_s: float,
+        on_closing: Callable[[CLISession], None] = lambda session: None,
         on_exit: Callable[[CLISession], None] = lambda session: None,
     ) -> None:
         self._options = options
         self._orphans = orphans
         self._idle_ttl_s = idle_ttl_s
+        self._on_closing = on_closing
         self._on_exit = on_exit
         self._inbox: asyncio.Queue[Turn | None] = asyncio.Queue()
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._task: asyncio.Task[None] | None = None
         self._aborted = asyncio.Event()
         self._current: Turn | None = None
+        self._closing = False
         self.session_id: str | None = None
         self.pid: int | None = None
         self.turns = 0
@@ -100,8 +103,16 @@ class CLISession:
 
     def send(self, frames: list[Frame]) -> Turn:
         turn = Turn(frames)
-        self._inbox.put_nowait(turn)
+        if self._closing:
+            turn.outbox.put_nowait(SESSION_ENDED)  # the requester starts over elsewhere
+        else:
+            self._inbox.put_nowait(turn)
         return turn
+
+    async def wait_closed(self, timeout_s: float) -> None:
+        if self._task is not None and not self._task.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
 
     def abort(self) -> None:
         """End the CLI now, in the middle of a turn if need be."""
@@ -142,6 +153,9 @@ class CLISession:
             # which lets a request that had no answer yet start over in a new CLI.
             log.warning("CLI session failed: %s", exc)
         finally:
+            # Before any await: no new turn may be queued for a session on its way out.
+            self._closing = True
+            self._on_closing(self)
             if not self._ready.done():
                 self._ready.set_exception(errors.BackendUnavailableError("The CLI did not start."))
             if self._current is not None:

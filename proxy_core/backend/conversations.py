@@ -55,9 +55,14 @@ def _normal_block(block: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _normal_content(content: Any, role: str) -> list[dict[str, Any]]:
-    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+    if isinstance(content, str):
+        blocks: list[Any] = [{"type": "text", "text": content}]
+    else:
+        blocks = list(content or [])
     normal = []
     for block in blocks:
+        if not isinstance(block, dict):
+            continue
         if role == "assistant" and block.get("type") in _DROPPED_ASSISTANT_BLOCKS:
             continue  # Claude Code drops them from history too
         kept = _normal_block(block)

@@ -48,7 +48,12 @@ def _text_of(content: Any, param: str) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        texts = [part.get("text") for part in content if isinstance(part, dict)]
+        # Assistant messages sent back may hold a refusal part instead of text.
+        texts = [
+            part.get("refusal") if part.get("type") == "refusal" else part.get("text")
+            for part in content
+            if isinstance(part, dict)
+        ]
         if all(isinstance(text, str) for text in texts):
             return "\n".join(str(text) for text in texts)
     raise _fail("must be a string or a list of text parts", param)
@@ -170,8 +175,14 @@ def _translate(raw: Any) -> tuple[str | None, list[dict[str, Any]]]:
             "message (prefill) cannot be continued through Claude Code",
             "messages",
         )
-    messages = [{"role": role, "content": blocks} for role, blocks in turns]
+    messages = [{"role": role, "content": _tool_results_first(blocks)} for role, blocks in turns]
     return "\n\n".join(part for part in system if part) or None, messages
+
+
+def _tool_results_first(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """In a user turn the API wants tool results first, whatever order the messages came in."""
+    results = [block for block in blocks if block["type"] == "tool_result"]
+    return results + [block for block in blocks if block["type"] != "tool_result"]
 
 
 def _tools(body: dict[str, Any]) -> tuple[ToolSpec, ...]:

@@ -189,3 +189,29 @@ def test_two_requests_for_one_next_turn_are_both_answered(
     assert len(answers) == 2
     for call in sim.message_calls()[1:]:
         assert [m["role"] for m in call.non_system_messages()] == ["user", "assistant", "user"]
+
+
+def test_a_call_to_an_unknown_tool_is_not_kept(
+    client: anthropic.Anthropic, sim: UpstreamSimulator
+) -> None:
+    # Claude Code answers a call to a tool it was not given with its own error result, in its
+    # own history; that CLI must not serve the next turn, where the caller sends its results.
+    sim.enqueue(ToolCalls(calls=(("get_weather", {"city": "Paris"}), ("nope", {}))), Text("ok"))
+    history: list[dict[str, Any]] = [{"role": "user", "content": "Weather?"}]
+    first = ask(client, history, tools=[WEATHER])
+    results = [
+        {"type": "tool_result", "tool_use_id": block.id, "content": f"result for {block.name}"}  # type: ignore[union-attr]
+        for block in first.content
+    ]
+    history += [replay(first), {"role": "user", "content": results}]
+    ask(client, history, tools=[WEATHER])
+
+    sent = [
+        b
+        for b in sim.message_calls()[1].non_system_messages()[-1]["content"]
+        if b["type"] == "tool_result"
+    ]
+    assert len(sent) == 2
+    assert "result for get_weather" in str(sent[0]["content"])
+    assert "result for nope" in str(sent[1]["content"])
+    assert "No such tool" not in str(sim.message_calls()[1].body)

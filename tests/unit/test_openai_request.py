@@ -823,3 +823,33 @@ def test_non_object_json_schema_is_refused() -> None:
     error = invalid(chat(response_format={"type": "json_schema", "json_schema": "x"}))
     assert error.param is not None
     assert error.param.startswith("response_format.json_schema")
+
+
+def test_tool_results_come_first_in_a_merged_user_turn() -> None:
+    messages = [
+        {"role": "user", "content": "go"},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+            ],
+        },
+        {"role": "user", "content": "and also"},
+        {"role": "tool", "tool_call_id": "c1", "content": "done"},
+    ]
+    request = parse_chat_request(
+        {"model": "gpt-4o", "messages": messages}, default_model="sonnet", request_id="r"
+    ).backend_request
+    assert [b["type"] for b in request.messages[-1]["content"]] == ["tool_result", "text"]
+
+
+def test_an_assistant_refusal_part_is_read_as_text() -> None:
+    messages = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": [{"type": "refusal", "refusal": "I can't."}]},
+        {"role": "user", "content": "ok"},
+    ]
+    request = parse_chat_request(
+        {"model": "gpt-4o", "messages": messages}, default_model="sonnet", request_id="r"
+    ).backend_request
+    assert request.messages[1]["content"] == [{"type": "text", "text": "I can't."}]

@@ -350,3 +350,21 @@ def test_thinking_is_passed_on_only_when_asked(thinking: Any, expected: Any) -> 
 )
 def test_bad_thinking_is_refused(thinking: Any, param: str) -> None:
     assert invalid(body(max_tokens=4096, thinking=thinking)).param == param
+
+
+@pytest.mark.parametrize(
+    ("block", "param"),
+    [
+        (
+            {"type": "tool_result", "tool_use_id": "t1", "content": None},
+            "messages.0.content.0.content",
+        ),
+        (
+            {"type": "tool_result", "tool_use_id": "t1", "content": ["x"]},
+            "messages.0.content.0.content",
+        ),
+        ({"type": "tool_result", "content": "x"}, "messages.0.content.0.tool_use_id"),
+    ],
+)
+def test_tool_results_are_checked(block: dict[str, Any], param: str) -> None:
+    assert invalid(body(messages=[{"role": "user", "content": [block]}])).param == param
