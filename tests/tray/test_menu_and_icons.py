@@ -1,0 +1,125 @@
+"""The tray's pure parts: status line, menu model, icons. No display needed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tray_app.icons import PHASE_COLOURS, icon_image, write_assets
+from tray_app.menu import SEPARATOR, Item, build_menu
+from tray_app.state import Phase, TrayState
+
+URL = "http://127.0.0.1:3456"
+RUNNING = TrayState(phase=Phase.RUNNING, base_url=URL, logged_in=True)
+
+
+def pixels(image: Image.Image) -> list[tuple[int, ...]]:
+    width, height = image.size
+    return [image.getpixel((x, y)) for x in range(width) for y in range(height)]  # type: ignore[misc]
+
+
+def by_text(items: tuple[Item, ...], prefix: str) -> Item:
+    return next(item for item in items if item.text.startswith(prefix))
+
+
+@pytest.mark.parametrize(
+    ("state", "line"),
+    [
+        (RUNNING, f"Running on {URL}"),
+        (replace(RUNNING, phase=Phase.STOPPED), "Stopped"),
+        (replace(RUNNING, phase=Phase.STARTING), "Starting…"),
+        (
+            replace(RUNNING, phase=Phase.ERROR, error="port 3456 is already in use"),
+            "Error: port 3456 is already in use",
+        ),
+        (replace(RUNNING, logged_in=False), "Not logged in to Claude"),
+        (
+            replace(RUNNING, billing_warning="Third-party apps now draw from your extra usage"),
+            "Billing warning: requests refused as extra usage",
+        ),
+    ],
+)
+def test_the_status_line_says_what_matters_most(state: TrayState, line: str) -> None:
+    menu = build_menu(state)
+    assert menu[0].text == line and menu[0].enabled is False and menu[0].action is None
+
+
+def test_running_and_stopped_enable_the_right_actions() -> None:
+    running = build_menu(RUNNING)
+    assert not by_text(running, "Start").enabled and by_text(running, "Stop").enabled
+    assert by_text(running, "Copy base URL").enabled and by_text(running, "Test connection").enabled
+    stopped = build_menu(replace(RUNNING, phase=Phase.STOPPED))
+    assert by_text(stopped, "Start").enabled and not by_text(stopped, "Stop").enabled
+    assert not by_text(stopped, "Copy base URL").enabled
+    errored = build_menu(replace(RUNNING, phase=Phase.ERROR, error="boom"))
+    assert by_text(errored, "Start").enabled
+
+
+def test_the_network_needs_a_key_and_the_key_cannot_go_while_exposed() -> None:
+    no_key = build_menu(RUNNING)
+    assert not by_text(no_key, "Bind to network").enabled
+    assert not by_text(no_key, "Copy API key").enabled
+    keyed = build_menu(replace(RUNNING, api_key_set=True))
+    assert by_text(keyed, "Bind to network").enabled
+    exposed = build_menu(replace(RUNNING, api_key_set=True, network_bound=True))
+    assert by_text(exposed, "Bind to network").checked is True
+    clear = by_text(by_text(exposed, "API key").children, "Clear")
+    assert not clear.enabled
+
+
+def test_every_action_is_named_and_checks_reflect_the_state() -> None:
+    menu = build_menu(replace(RUNNING, start_at_login=True))
+    assert by_text(menu, "Start at login").checked is True
+    assert by_text(menu, "About").text == "About (auth: subscription)"
+    assert by_text(menu, "Log in to Claude").enabled is False
+    actions = [i.action for i in menu if i is not SEPARATOR and i.action] + [
+        c.action for i in menu for c in i.children
+    ]
+    assert len(actions) == len(set(actions))
+    assert {"start", "stop", "quit", "copy_base_url", "copy_client_setup", "view_logs"} <= set(
+        actions
+    )
+    assert menu[-1].action == "quit"
+
+
+@pytest.mark.parametrize("phase", list(Phase))
+@pytest.mark.parametrize("size", [16, 32, 64])
+def test_each_phase_has_its_own_dot_colour(phase: Phase, size: int) -> None:
+    image = icon_image(phase, size=size)
+    assert image.size == (size, size) and image.mode == "RGBA"
+    colours = {pixel[:3] for pixel in pixels(image) if pixel[3] == 255}
+    assert PHASE_COLOURS[phase] in colours
+    others = {c for p, c in PHASE_COLOURS.items() if p is not phase}
+    assert not colours & others
+    assert image.getpixel((0, 0))[3] == 0, "the corners are transparent"
+
+
+def test_attention_turns_the_dot_red() -> None:
+    image = icon_image(Phase.RUNNING, attention=True, size=32)
+    colours = {pixel[:3] for pixel in pixels(image) if pixel[3] == 255}
+    assert PHASE_COLOURS[Phase.ERROR] in colours and PHASE_COLOURS[Phase.RUNNING] not in colours
+
+
+def test_assets_are_written_in_every_platform_format(tmp_path: Path) -> None:
+    written = write_assets(tmp_path)
+    names = {path.name for path in written}
+    for phase in Phase:
+        assert {
+            f"icon-{phase.value}.ico",
+            f"icon-{phase.value}.icns",
+            f"icon-{phase.value}-16.png",
+        } <= names
+    assert (tmp_path / "icon-running.ico").read_bytes()[:4] == b"\x00\x00\x01\x00"
+    assert (tmp_path / "icon-running.icns").read_bytes()[:4] == b"icns"
+
+
+def test_the_committed_assets_match_the_drawing_code(tmp_path: Path) -> None:
+    committed = Path(__file__).resolve().parents[2] / "assets"
+    write_assets(tmp_path)
+    for png in tmp_path.glob("*.png"):
+        # Pixels, not bytes: another zlib may compress the same picture differently.
+        with Image.open(png) as fresh, Image.open(committed / png.name) as kept:
+            assert fresh.tobytes() == kept.tobytes(), "regenerate: python -m tray_app.icons"

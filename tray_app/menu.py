@@ -1,0 +1,61 @@
+"""The tray menu as plain data: what each item says, whether it is on, what it does.
+
+No pystray here: ``app.py`` turns these items into pystray objects, and tests
+read them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tray_app.state import Phase, TrayState
+
+
+@dataclass(frozen=True)
+class Item:
+    text: str
+    action: str | None = None  # the name of the TrayActions method; None: a label
+    enabled: bool = True
+    checked: bool | None = None  # None: not a check item
+    children: tuple[Item, ...] = ()
+
+
+SEPARATOR = Item("-")
+
+
+def build_menu(state: TrayState) -> tuple[Item, ...]:
+    running = state.phase is Phase.RUNNING
+    busy = state.phase is Phase.STARTING
+    key_items = (
+        Item("Set…", "set_api_key"),
+        Item("Generate new", "generate_api_key"),
+        Item("Clear", "clear_api_key", enabled=state.api_key_set and not state.network_bound),
+    )
+    return (
+        Item(state.status_line(), enabled=False),
+        SEPARATOR,
+        Item("Start", "start", enabled=state.phase in (Phase.STOPPED, Phase.ERROR)),
+        Item("Stop", "stop", enabled=running),
+        SEPARATOR,
+        Item("Copy base URL", "copy_base_url", enabled=running),
+        Item("Copy API key", "copy_api_key", enabled=state.api_key_set),
+        Item("Copy client setup", "copy_client_setup", enabled=running),
+        Item("Test connection", "test_connection", enabled=running),
+        SEPARATOR,
+        Item("Port…", "change_port", enabled=not busy),
+        Item("API key", children=key_items),
+        # Reachable from the network only with a key: the subscription would be open otherwise.
+        Item(
+            "Bind to network (0.0.0.0)",
+            "toggle_network",
+            enabled=state.api_key_set or state.network_bound,
+            checked=state.network_bound,
+        ),
+        Item("Start at login", "toggle_start_at_login", checked=state.start_at_login),
+        SEPARATOR,
+        Item("Log in to Claude…", "log_in", enabled=state.logged_in is not True),
+        Item("View logs", "view_logs"),
+        Item(f"About (auth: {state.auth_mode})", "about"),
+        SEPARATOR,
+        Item("Quit", "quit"),
+    )
