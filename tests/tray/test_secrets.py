@@ -1,0 +1,114 @@
+"""The API key store: the OS keyring when one works, else a private file, never config.json."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
+
+from tray_app.secrets import KEY_PREFIX, KeyStore, generate_key
+
+SESSION_SCRIPT = Path(__file__).parent / "scripts" / "secret_service_session.sh"
+
+
+class MemoryKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.items.pop((service, username), None)
+
+
+@pytest.fixture
+def use_backend() -> Iterator[object]:
+    previous = keyring.get_keyring()
+    yield keyring.set_keyring
+    keyring.set_keyring(previous)
+
+
+def test_keys_are_random_and_recognisable() -> None:
+    first, second = generate_key(), generate_key()
+    assert first != second and first.startswith(KEY_PREFIX) and len(first) > 40
+
+
+def test_a_working_keyring_holds_the_key_and_no_file_does(tmp_path: Path, use_backend) -> None:  # type: ignore[no-untyped-def]
+    backend = MemoryKeyring()
+    use_backend(backend)
+    store = KeyStore(tmp_path / "api-key")
+    (tmp_path / "api-key").write_text("old")  # left over from a session without a keyring
+    stored = store.save("csp-secret")
+    assert stored.where == "keyring (test secrets MemoryKeyring)"
+    assert backend.items == {("claude-sdk-proxy", "api-key"): "csp-secret"}
+    assert not (tmp_path / "api-key").exists()
+    assert store.load().key == "csp-secret"
+    store.clear()
+    assert store.load().key is None and backend.items == {}
+
+
+def test_without_a_keyring_the_key_goes_to_a_file_only_its_owner_reads(
+    tmp_path: Path, use_backend
+) -> None:  # type: ignore[no-untyped-def]
+    use_backend(fail.Keyring())
+    path = tmp_path / "private" / "api-key"
+    stored = KeyStore(path).save("csp-secret")
+    assert stored.where == str(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert KeyStore(path).load() == stored
+    KeyStore(path).clear()
+    assert not path.exists()
+
+
+@pytest.mark.skipif(
+    not (shutil.which("dbus-run-session") and shutil.which("gnome-keyring-daemon")),
+    reason="needs dbus and gnome-keyring (Debian packages), installed by .ci/run",
+)
+def test_a_real_secret_service_round_trip(tmp_path: Path) -> None:
+    program = (
+        "import sys, keyring\n"
+        "from pathlib import Path\n"
+        "from tray_app.secrets import KeyStore\n"
+        "store = KeyStore(Path(sys.argv[1]))\n"
+        "stored = store.save('csp-real')\n"
+        "print(stored.where)\n"
+        "print(store.load().key)\n"
+        "print(keyring.get_password('claude-sdk-proxy', 'api-key'))\n"
+        "store.clear()\n"
+        "print(store.load().key)\n"
+    )
+    result = subprocess.run(
+        [
+            "dbus-run-session",
+            "--",
+            str(SESSION_SCRIPT),
+            sys.executable,
+            "-c",
+            program,
+            str(tmp_path / "f"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    where, loaded, direct, after_clear = result.stdout.splitlines()[-4:]
+    assert where == "keyring (SecretService Keyring)"
+    assert loaded == direct == "csp-real" and after_clear == "None"
+    assert not (tmp_path / "f").exists()
