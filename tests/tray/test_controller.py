@@ -1,0 +1,131 @@
+"""The tray's actions against a real running proxy (real SDK and CLI, simulated upstream)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+
+from proxy_core.config import Settings
+from proxy_core.testing.upstream_simulator import UpstreamSimulator
+from tests.conftest import wait_for_no_cli
+from tests.tray.test_secrets import MemoryKeyring
+from tray_app.autostart import LinuxAutostart
+from tray_app.controller import TrayController
+from tray_app.secrets import KeyStore
+from tray_app.state import Phase
+
+
+@pytest.fixture
+def clipboard() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def tray(sim: UpstreamSimulator, tmp_path: Path, clipboard: list[str]) -> Iterator[TrayController]:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    controller = TrayController(
+        Settings(port=0, data_dir=tmp_path / "data"),
+        config_path=tmp_path / "config.json",
+        keys=KeyStore(tmp_path / "key"),
+        autostart=LinuxAutostart(tmp_path / "autostart"),
+        copy=clipboard.append,
+    )
+    yield controller
+    controller.stop()
+    keyring.set_keyring(previous)
+    assert wait_for_no_cli(2.0) == []
+
+
+def status_of(url: str, key: str | None = None) -> int:
+    request = urllib.request.Request(url + "/v1/models", headers={"x-api-key": key or ""})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        with error:
+            return int(error.code)
+
+
+def test_start_copy_and_test_connection(
+    tray: TrayController, clipboard: list[str], sim: UpstreamSimulator
+) -> None:
+    assert tray.state().phase is Phase.STOPPED
+    assert tray.start().startswith("Running on http://127.0.0.1:")
+    state = tray.state()
+    assert (
+        state.phase is Phase.RUNNING and state.status_line() == f"Running on {tray.server.base_url}"
+    )
+    tray.copy_base_url()
+    assert clipboard == [tray.server.base_url]
+    result = tray.test_connection()
+    assert result.startswith("OK: answered in ") and result.endswith(" ms")
+    assert len(sim.message_calls()) == 1
+    tray.copy_client_setup()
+    assert f"export ANTHROPIC_BASE_URL={tray.server.base_url}" in clipboard[-1]
+
+
+def test_a_generated_key_is_required_at_once_and_kept_out_of_the_config(
+    tray: TrayController, clipboard: list[str], tmp_path: Path
+) -> None:
+    tray.start()
+    assert "clipboard" in tray.generate_api_key()
+    key = clipboard[-1]
+    assert tray.state().api_key_set and tray.server.state.value == "running"
+    assert status_of(tray.server.base_url) == 401
+    assert status_of(tray.server.base_url, key) == 200
+    assert tray.test_connection().startswith("OK")
+    assert (
+        key not in (tmp_path / "config.json").read_text()
+        if (tmp_path / "config.json").exists()
+        else True
+    )
+    tray.clear_api_key()
+    assert status_of(tray.server.base_url) == 200
+
+
+def test_the_network_needs_a_key_and_keeps_it(tray: TrayController, tmp_path: Path) -> None:
+    tray.start()
+    assert "API key first" in tray.toggle_network()
+    assert tray.state().network_bound is False
+    tray.generate_api_key()
+    tray.toggle_network()
+    assert tray.state().network_bound is True
+    assert json.loads((tmp_path / "config.json").read_text())["host"] == "0.0.0.0"
+    assert "switch that off" in tray.clear_api_key()
+    tray.toggle_network()
+    assert tray.state().network_bound is False
+
+
+def test_a_port_in_use_is_refused_with_the_reason(tray: TrayController, tmp_path: Path) -> None:
+    tray.start()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        message = tray.change_port(taken)
+        assert f"Port {taken} is not usable" in message and "in use" in message
+        assert tray.state().phase is Phase.ERROR
+        assert "in use" in tray.state().status_line()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    assert tray.change_port(free) == f"Running on http://127.0.0.1:{free}"
+    assert json.loads((tmp_path / "config.json").read_text())["port"] == free
+
+
+def test_start_at_login_toggles(tray: TrayController, tmp_path: Path) -> None:
+    assert tray.toggle_start_at_login() == "Will start at login"
+    assert (
+        tray.state().start_at_login
+        and (tmp_path / "autostart" / "claude-sdk-proxy.desktop").exists()
+    )
+    assert tray.toggle_start_at_login() == "Will not start at login"
+    assert not tray.state().start_at_login

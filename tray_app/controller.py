@@ -1,0 +1,188 @@
+"""What the tray's menu items do, without pystray: it can be driven by tests.
+
+The controller holds the server handle (a ProxyServer in its own thread),
+the settings file, the key store and the start-at-login writer. It never runs
+server logic itself. Every action returns a short message for a notification
+and leaves the new state to be read with :meth:`TrayController.state`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from proxy_core.backend.environment import AUTH_MODE_SUBSCRIPTION
+from proxy_core.config import ConfigError, Settings
+from proxy_core.http.keys import status_key
+from proxy_core.server import ProxyServer, ServerState
+from tray_app.autostart import Autostart, launch_command
+from tray_app.client_setup import client_setup
+from tray_app.secrets import KeyStore, generate_key
+from tray_app.settings_io import save_settings
+from tray_app.state import Phase, TrayState
+
+log = logging.getLogger(__name__)
+
+PHASES = {
+    ServerState.STOPPED: Phase.STOPPED,
+    ServerState.STOPPING: Phase.STOPPED,
+    ServerState.STARTING: Phase.STARTING,
+    ServerState.RUNNING: Phase.RUNNING,
+    ServerState.FAILED: Phase.ERROR,
+}
+TEST_TIMEOUT_S = 60
+
+
+class TrayController:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        config_path: Path,
+        keys: KeyStore,
+        autostart: Autostart,
+        copy: Callable[[str], None],
+        server_factory: Callable[[Settings], ProxyServer] = ProxyServer,
+    ) -> None:
+        self._config_path = config_path
+        self._keys = keys
+        self._autostart = autostart
+        self._copy = copy
+        self._server_factory = server_factory
+        # The keyring holds the tray's key; CLAUDE_PROXY_API_KEY still counts when it holds none.
+        self.settings = replace(settings, api_key=keys.load().key or settings.api_key)
+        self.server = server_factory(self.settings)
+
+    # -- what the menu shows ---------------------------------------------------------
+    def state(self) -> TrayState:
+        server = self.server
+        logged_in: bool | None = None
+        auth_mode = AUTH_MODE_SUBSCRIPTION
+        billing = None
+        if server.app is not None and server.state is ServerState.RUNNING:
+            status = server.app[status_key]
+            auth_mode = status.auth_mode
+            billing = status.billing_warning.message if status.billing_warning else None
+            if status.cli is not None:
+                logged_in = status.cli.logged_in and status.auth_failure is None
+        return TrayState(
+            phase=PHASES[server.state],
+            base_url=server.base_url,
+            error=server.error,
+            logged_in=logged_in,
+            auth_mode=auth_mode,
+            billing_warning=billing,
+            api_key_set=bool(self.settings.api_key),
+            network_bound=not self.settings.is_loopback_only,
+            start_at_login=self._autostart.is_enabled(),
+        )
+
+    # -- server ----------------------------------------------------------------------
+    def start(self) -> str:
+        try:
+            self.server.start()
+        except (OSError, ConfigError) as error:
+            return f"Could not start: {error}"
+        return f"Running on {self.server.base_url}"
+
+    def stop(self) -> str:
+        self.server.stop()
+        return "Stopped"
+
+    def _restart_with(self, settings: Settings) -> str:
+        self.server.stop()
+        self.settings = settings
+        self.server = self._server_factory(settings)
+        return self.start()
+
+    def change_port(self, port: int) -> str:
+        try:
+            saved = save_settings(self._config_path, {"port": port})
+        except ConfigError as error:
+            return f"Port not changed: {error}"
+        message = self._restart_with(replace(saved, api_key=self.settings.api_key))
+        if self.server.state is ServerState.FAILED:
+            return f"Port {port} is not usable: {self.server.error}"
+        return message
+
+    def toggle_network(self) -> str:
+        host = "127.0.0.1" if not self.settings.is_loopback_only else "0.0.0.0"
+        if host == "0.0.0.0" and not self.settings.api_key:
+            return "Set an API key first: without one, anyone on the network could use your plan."
+        saved = save_settings(self._config_path, {"host": host})
+        return self._restart_with(replace(saved, api_key=self.settings.api_key))
+
+    # -- API key ---------------------------------------------------------------------
+    def set_api_key(self, key: str) -> str:
+        stored = self._keys.save(key)
+        self._restart_with(replace(self.settings, api_key=key))
+        return f"API key saved in {stored.where}; clients must now send it."
+
+    def generate_api_key(self) -> str:
+        key = generate_key()
+        message = self.set_api_key(key)
+        self._copy(key)
+        return f"{message} The new key is on the clipboard."
+
+    def clear_api_key(self) -> str:
+        if not self.settings.is_loopback_only:
+            return "The proxy is open to the network: switch that off before removing the key."
+        self._keys.clear()
+        self._restart_with(replace(self.settings, api_key=None))
+        return "API key removed; only this machine can reach the proxy."
+
+    # -- clipboard ---------------------------------------------------------------------
+    def copy_base_url(self) -> str:
+        self._copy(self.server.base_url)
+        return f"Copied {self.server.base_url}"
+
+    def copy_api_key(self) -> str:
+        if not self.settings.api_key:
+            return "No API key is set."
+        self._copy(self.settings.api_key)
+        return "API key copied"
+
+    def copy_client_setup(self) -> str:
+        self._copy(client_setup(self.server.base_url, self.settings.api_key))
+        return "Client setup copied"
+
+    # -- start at login ------------------------------------------------------------------
+    def toggle_start_at_login(self) -> str:
+        if self._autostart.is_enabled():
+            self._autostart.disable()
+            return "Will not start at login"
+        self._autostart.enable(launch_command())
+        return "Will start at login"
+
+    # -- checks ----------------------------------------------------------------------------
+    def test_connection(self) -> str:
+        """One tiny request through the running proxy: its answer time, or the exact error."""
+        body = json.dumps(
+            {
+                "model": "haiku",
+                "max_tokens": 16,
+                "messages": [{"role": "user", "content": "Say OK."}],
+            }
+        ).encode()
+        request = urllib.request.Request(
+            self.server.base_url + "/v1/messages",
+            data=body,
+            headers={"content-type": "application/json", "x-api-key": self.settings.api_key or ""},
+        )
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=TEST_TIMEOUT_S) as response:
+                json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            with error:
+                detail = json.loads(error.read()).get("error", {}).get("message", "")
+            return f"Failed ({error.code}): {detail}"
+        except OSError as error:
+            return f"Failed: {error}"
+        return f"OK: answered in {(time.monotonic() - started) * 1000:.0f} ms"
