@@ -82,11 +82,10 @@ def test_a_generated_key_is_required_at_once_and_kept_out_of_the_config(
     assert status_of(tray.server.base_url) == 401
     assert status_of(tray.server.base_url, key) == 200
     assert tray.test_connection().startswith("OK")
-    assert (
-        key not in (tmp_path / "config.json").read_text()
-        if (tmp_path / "config.json").exists()
-        else True
-    )
+    written = [
+        p for p in tmp_path.rglob("*") if p.is_file() and key in p.read_text(errors="replace")
+    ]
+    assert written == [], "the key belongs in the keyring only"
     tray.clear_api_key()
     assert status_of(tray.server.base_url) == 200
 
