@@ -6,42 +6,11 @@ import json
 import socket
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
-import pytest
-
-from proxy_core.config import Settings
 from proxy_core.testing.upstream_simulator import UpstreamSimulator
-from tests.conftest import wait_for_no_cli
-from tests.tray.test_secrets import MemoryKeyring
-from tray_app.autostart import LinuxAutostart
 from tray_app.controller import TrayController
-from tray_app.secrets import KeyStore
 from tray_app.state import Phase
-
-
-@pytest.fixture
-def clipboard() -> list[str]:
-    return []
-
-
-@pytest.fixture
-def tray(sim: UpstreamSimulator, tmp_path: Path, clipboard: list[str]) -> Iterator[TrayController]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(MemoryKeyring())
-    controller = TrayController(
-        Settings(port=0, data_dir=tmp_path / "data"),
-        config_path=tmp_path / "config.json",
-        keys=KeyStore(tmp_path / "key"),
-        autostart=LinuxAutostart(tmp_path / "autostart"),
-        copy=clipboard.append,
-    )
-    yield controller
-    controller.stop()
-    keyring.set_keyring(previous)
-    assert wait_for_no_cli(2.0) == []
 
 
 def status_of(url: str, key: str | None = None) -> int:

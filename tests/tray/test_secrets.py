@@ -11,29 +11,12 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
+from tests.tray.memory_keyring import MemoryKeyring
 from tray_app.secrets import KEY_PREFIX, KeyStore, generate_key
 
 SESSION_SCRIPT = Path(__file__).parent / "scripts" / "secret_service_session.sh"
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
 
 
 @pytest.fixture
@@ -54,7 +37,7 @@ def test_a_working_keyring_holds_the_key_and_no_file_does(tmp_path: Path, use_ba
     store = KeyStore(tmp_path / "api-key")
     (tmp_path / "api-key").write_text("old")  # left over from a session without a keyring
     stored = store.save("csp-secret")
-    assert stored.where == "keyring (test secrets MemoryKeyring)"
+    assert stored.where == "keyring (memory keyring MemoryKeyring)"
     assert backend.items == {("claude-sdk-proxy", "api-key"): "csp-secret"}
     assert not (tmp_path / "api-key").exists()
     assert store.load().key == "csp-secret"

@@ -1,0 +1,127 @@
+"""The pystray glue with pystray's dummy backend: the menu as pystray shows it, clicks, quit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pystray
+import pytest
+
+from tests.tray.test_controller import status_of
+from tray_app.app import TrayApp
+from tray_app.controller import TrayController
+from tray_app.desktop import SingleInstance
+from tray_app.state import Phase
+
+
+class RecordingIcon(pystray.Icon):  # type: ignore[misc]
+    """The dummy backend, recording what a real one would have been asked to do."""
+
+    HAS_NOTIFICATION = True
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.notifications: list[str] = []
+        self.menu_updates = 0
+        self.stopped = False
+
+    def notify(self, message: str, title: str | None = None) -> None:
+        self.notifications.append(message)
+
+    def update_menu(self) -> None:
+        self.menu_updates += 1
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+@pytest.fixture
+def app(tray: TrayController, tmp_path: Path) -> TrayApp:
+    opened: list[str] = []
+    answers = iter(["not-a-port"])
+    return TrayApp(
+        tray,
+        prompt=lambda title, initial: next(answers, None),
+        open_path=opened.append,
+        log_dir=str(tmp_path / "logs"),
+        icon_class=RecordingIcon,
+    )
+
+
+def texts(menu: pystray.Menu) -> list[str]:
+    return [item.text for item in menu.items]
+
+
+def test_the_menu_shows_the_state_and_clicks_change_it(app: TrayApp, tray: TrayController) -> None:
+    assert texts(app.icon.menu)[0] == "Stopped"
+    app.dispatch("start", wait=True)
+    assert tray.state().phase is Phase.RUNNING
+    first = texts(app.icon.menu)
+    assert first[0].startswith("Running on http://127.0.0.1:")
+    assert app.icon.notifications[-1].startswith("Running on")
+    assert app.icon.menu_updates >= 1
+    start = next(i for i in app.icon.menu.items if i.text == "Start")
+    stop = next(i for i in app.icon.menu.items if i.text == "Stop")
+    assert not start.enabled and stop.enabled
+    stop(app.icon)  # a real click on the pystray item
+    app.dispatch(None)
+    for _ in range(500):
+        if tray.state().phase is Phase.STOPPED:
+            break
+        time.sleep(0.01)
+    assert tray.state().phase is Phase.STOPPED
+
+
+def test_bad_input_and_failing_actions_never_take_the_tray_down(
+    app: TrayApp, tray: TrayController
+) -> None:
+    app.dispatch("start", wait=True)
+    app.dispatch("change_port", wait=True)  # the prompt answers "not-a-port": nothing happens
+    assert tray.state().phase is Phase.RUNNING
+    app.dispatch("no_such_action", wait=True)
+    assert "failed; see the log" in app.icon.notifications[-1]
+    assert status_of(tray.server.base_url) == 200
+
+
+def test_quit_stops_the_server_and_the_icon(app: TrayApp, tray: TrayController) -> None:
+    app.dispatch("start", wait=True)
+    app.dispatch("quit", wait=True)
+    assert app.icon.stopped and tray.state().phase is Phase.STOPPED
+
+
+def test_a_second_instance_is_refused(tmp_path: Path) -> None:
+    lock = tmp_path / "tray.lock"
+    first = SingleInstance(lock)
+    assert first.acquire()
+    script = (
+        "import sys; from pathlib import Path; from tray_app.desktop import SingleInstance;"
+        f"sys.exit(0 if SingleInstance(Path({str(lock)!r})).acquire() else 3)"
+    )
+    other = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+        ],
+        check=False,
+        timeout=30,
+    )
+    assert other.returncode == 3
+    first.release()
+    again = SingleInstance(lock)
+    assert again.acquire(), "the lock is free once its holder lets go"
+    again.release()
+
+
+def test_the_entry_point_has_a_headless_mode() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tray_app", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0 and "--headless" in result.stdout

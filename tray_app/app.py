@@ -1,0 +1,146 @@
+"""The pystray glue: the menu model becomes pystray items, clicks become controller calls.
+
+pystray's icon owns the main thread (macOS requires it). Actions that can take
+seconds (start, stop, a test request) run on a worker thread so the menu never
+freezes; when one finishes, the icon and menu are refreshed through
+:meth:`TrayApp.refresh`, the one place that touches pystray after start-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pystray
+
+from tray_app.controller import TrayController
+from tray_app.icons import icon_image
+from tray_app.menu import SEPARATOR, Item, build_menu
+from tray_app.state import TrayState
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "Claude SDK Proxy"
+
+# Actions that ask the user for a value first: the prompt returns None when cancelled.
+Prompt = Callable[[str, str], str | None]
+
+
+class TrayApp:
+    def __init__(
+        self,
+        controller: TrayController,
+        *,
+        prompt: Prompt,
+        open_path: Callable[[str], None],
+        log_dir: str,
+        icon_class: Any = pystray.Icon,
+    ) -> None:
+        self._controller = controller
+        self._prompt = prompt
+        self._open_path = open_path
+        self._log_dir = log_dir
+        self._shown: TrayState | None = None
+        self._lock = threading.Lock()
+        state = controller.state()
+        self.icon = icon_class(
+            "claude-sdk-proxy",
+            icon_image(state.phase, attention=state.needs_attention),
+            APP_TITLE,
+            menu=self._pystray_menu(state),
+        )
+
+    # -- model -> pystray -----------------------------------------------------------------
+    def _pystray_menu(self, state: TrayState) -> pystray.Menu:
+        return pystray.Menu(*(self._pystray_item(item) for item in build_menu(state)))
+
+    def _pystray_item(self, item: Item) -> Any:
+        if item is SEPARATOR:
+            return pystray.Menu.SEPARATOR
+        if item.children:
+            return pystray.MenuItem(
+                item.text, pystray.Menu(*(self._pystray_item(c) for c in item.children))
+            )
+        action = item.action
+        return pystray.MenuItem(
+            item.text,
+            (lambda icon, menu_item: self.dispatch(action)) if action else None,
+            enabled=item.enabled,
+            checked=(lambda _: bool(item.checked)) if item.checked is not None else None,
+        )
+
+    # -- actions -----------------------------------------------------------------------------
+    def dispatch(self, action: str | None, *, wait: bool = False) -> threading.Thread | None:
+        """Run a menu action off the UI thread; ``wait`` joins it (tests, quit)."""
+        if action is None:
+            return None
+        worker = threading.Thread(target=self._run_action, args=(action,), daemon=True)
+        worker.start()
+        if wait:
+            worker.join()
+        return worker
+
+    def _run_action(self, action: str) -> None:
+        with self._lock:  # one action at a time: they restart servers and rewrite files
+            try:
+                message = self._perform(action)
+            except Exception:  # a menu click must never take the tray down
+                log.exception("Tray action %s failed", action)
+                message = f"{action.replace('_', ' ')} failed; see the log"
+            self.refresh()
+            if message:
+                self.notify(message)
+
+    def _perform(self, action: str) -> str | None:
+        controller = self._controller
+        if action == "quit":
+            controller.stop()
+            self.icon.stop()
+            return None
+        if action == "change_port":
+            answer = self._prompt("Port", str(controller.settings.port))
+            return controller.change_port(int(answer)) if answer and answer.isdigit() else None
+        if action == "set_api_key":
+            answer = self._prompt("API key", "")
+            return controller.set_api_key(answer.strip()) if answer and answer.strip() else None
+        if action == "view_logs":
+            self._open_path(self._log_dir)
+            return None
+        if action == "log_in":
+            return "Run `claude /login` in a terminal, then choose Test connection."
+        if action == "about":
+            state = controller.state()
+            return f"{APP_TITLE}: {state.status_line()}; auth: {state.auth_mode}"
+        method: Callable[[], str] = getattr(controller, action)
+        return method()
+
+    # -- pystray state -----------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Redraw icon and menu, only when the state really changed (menus close on redraw)."""
+        state = self._controller.state()
+        if state == self._shown:
+            return
+        self._shown = state
+        self.icon.icon = icon_image(state.phase, attention=state.needs_attention)
+        self.icon.title = f"{APP_TITLE}: {state.status_line()}"
+        self.icon.menu = self._pystray_menu(state)
+        with contextlib.suppress(NotImplementedError):  # the dummy backend (tests) has no menu
+            self.icon.update_menu()
+
+    def notify(self, message: str) -> None:
+        log.info("%s", message)
+        if getattr(self.icon, "HAS_NOTIFICATION", False):
+            try:
+                self.icon.notify(message, APP_TITLE)
+            except Exception:  # notifications are a courtesy; never fail an action on them
+                log.debug("Notification failed", exc_info=True)
+
+    def run(self) -> None:
+        def setup(icon: Any) -> None:
+            icon.visible = True
+            self.dispatch("start")
+
+        self.icon.run(setup)

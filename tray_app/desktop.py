@@ -1,0 +1,77 @@
+"""Small desktop services the tray needs: clipboard, opening a folder, one instance only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO
+
+# Clipboard writers by platform, first available wins.
+_CLIPBOARD_COMMANDS = (
+    ["pbcopy"],
+    ["clip"],
+    ["wl-copy"],
+    ["xclip", "-selection", "clipboard"],
+    ["xsel", "--clipboard", "--input"],
+)
+
+
+def _child_env() -> dict[str, str]:
+    # A frozen app sets LD_LIBRARY_PATH for itself; programs it starts need the original.
+    env = dict(os.environ)
+    original = env.pop("LD_LIBRARY_PATH_ORIG", None)
+    if getattr(sys, "frozen", False):
+        env.pop("LD_LIBRARY_PATH", None)
+        if original:
+            env["LD_LIBRARY_PATH"] = original
+    return env
+
+
+def copy_to_clipboard(text: str) -> None:
+    for command in _CLIPBOARD_COMMANDS:
+        if shutil.which(command[0]):
+            subprocess.run(command, input=text.encode(), check=True, env=_child_env(), timeout=10)
+            return
+    raise OSError("no clipboard tool found (install xclip or wl-clipboard)")
+
+
+def open_path(path: str) -> None:
+    if sys.platform == "win32":
+        os.startfile(path)  # type: ignore[attr-defined]
+        return
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    subprocess.Popen([opener, path], env=_child_env(), start_new_session=True)
+
+
+class SingleInstance:
+    """Holds an OS lock on a file for the life of the process; a second holder is refused."""
+
+    def __init__(self, lock_file: Path) -> None:
+        self._path = lock_file
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> bool:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self._path.open("a+")
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._file = handle  # kept open: closing it (or exiting) releases the lock
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
