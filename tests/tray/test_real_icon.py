@@ -23,7 +23,7 @@ from tray_app.state import Phase
 NEEDED = ("Xvfb", "trayer", "xdpyinfo", "xwininfo", "import")
 pytestmark = pytest.mark.skipif(
     any(shutil.which(tool) is None for tool in NEEDED),
-    reason=f"needs {', '.join(NEEDED)} (Debian xvfb trayer x11-utils imagemagick; .ci/run installs them)",
+    reason=f"needs {', '.join(NEEDED)} (Debian xvfb, trayer, x11-utils, imagemagick; see .ci/run)",
 )
 WAIT_FOR_TRAY = """
 import sys, time, Xlib.display, Xlib.X
