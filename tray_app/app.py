@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,16 @@ APP_TITLE = "Claude SDK Proxy"
 
 # Actions that ask the user for a value first: the prompt returns None when cancelled.
 Prompt = Callable[[str, str], str | None]
+
+
+def on_ui_thread(function: Callable[[], None]) -> None:
+    """Run a pystray update where the platform allows it: AppKit only on the main thread."""
+    if sys.platform == "darwin":
+        from PyObjCTools import AppHelper  # pyobjc comes with pystray on macOS
+
+        AppHelper.callAfter(function)
+        return
+    function()  # the Windows and X11 backends accept updates from any thread
 
 
 class TrayApp:
@@ -90,9 +101,9 @@ class TrayApp:
             except Exception:  # a menu click must never take the tray down
                 log.exception("Tray action %s failed", action)
                 message = f"{action.replace('_', ' ')} failed; see the log"
-            self.refresh()
+            on_ui_thread(self.refresh)
             if message:
-                self.notify(message)
+                on_ui_thread(lambda: self.notify(message))
 
     def _perform(self, action: str) -> str | None:
         controller = self._controller
