@@ -17,6 +17,7 @@ from typing import Any
 
 import pystray
 
+from proxy_core.backend.cli_status import find_cli
 from tray_app.controller import TrayController
 from tray_app.icons import icon_image
 from tray_app.menu import SEPARATOR, Item, build_menu
@@ -48,11 +49,13 @@ class TrayApp:
         prompt: Prompt,
         open_path: Callable[[str], None],
         log_dir: str,
+        open_login_terminal: Callable[[str], bool] = lambda cli: False,
         icon_class: Any = pystray.Icon,
     ) -> None:
         self._controller = controller
         self._prompt = prompt
         self._open_path = open_path
+        self._open_login_terminal = open_login_terminal
         self._log_dir = log_dir
         self._shown: TrayState | None = None
         self._lock = threading.Lock()
@@ -121,12 +124,20 @@ class TrayApp:
             self._open_path(self._log_dir)
             return None
         if action == "log_in":
-            return "Run `claude /login` in a terminal, then choose Test connection."
+            return self._log_in()
         if action == "about":
             state = controller.state()
             return f"{APP_TITLE}: {state.status_line()}; auth: {state.auth_mode}"
         method: Callable[[], str] = getattr(controller, action)
         return method()
+
+    def _log_in(self) -> str:
+        cli = find_cli(self._controller.settings.cli_path)
+        if cli is None:
+            return "The Claude Code CLI was not found; install it or set CLAUDE_PROXY_CLI_PATH."
+        if self._open_login_terminal(cli):
+            return "Log in in the terminal that opened, then choose Test connection."
+        return f'Run this in a terminal, then choose Test connection:\n"{cli}" /login'
 
     # -- pystray state -----------------------------------------------------------------------
     def refresh(self) -> None:

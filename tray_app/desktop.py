@@ -75,3 +75,27 @@ class SingleInstance:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def open_login_terminal(cli: str) -> bool:
+    """Open a terminal running the Claude Code login; False when no terminal could be opened."""
+    command = f'"{cli}" /login'
+    if sys.platform == "darwin":
+        quoted = command.replace('"', '\\"')  # AppleScript string escaping
+        launcher = ["osascript", "-e", f'tell application "Terminal" to do script "{quoted}"']
+    elif sys.platform == "win32":
+        launcher = ["cmd", "/c", "start", "cmd", "/k", command]
+    else:
+        terminal = (
+            shutil.which("x-terminal-emulator")
+            or shutil.which("gnome-terminal")
+            or shutil.which("xterm")
+        )
+        if terminal is None:
+            return False
+        launcher = [terminal, "-e", cli, "/login"]
+    try:
+        subprocess.Popen(launcher, env=_child_env(), start_new_session=True)
+    except OSError:
+        return False
+    return True

@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return headless.main(_headless_argv(args))
     from tray_app.autostart import for_this_platform
     from tray_app.controller import TrayController
-    from tray_app.desktop import copy_to_clipboard, open_path
+    from tray_app.desktop import copy_to_clipboard, open_login_terminal, open_path
     from tray_app.prompts import ask
     from tray_app.secrets import KeyStore
 
@@ -91,7 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         autostart=for_this_platform(),
         copy=copy_to_clipboard,
     )
-    app = TrayApp(controller, prompt=ask, open_path=open_path, log_dir=str(user_log_dir()))
+    app = TrayApp(
+        controller,
+        prompt=ask,
+        open_path=open_path,
+        log_dir=str(user_log_dir()),
+        open_login_terminal=open_login_terminal,
+    )
     log.info("claude-sdk-proxy %s tray starting", __version__)
     app.run()
     controller.stop()

@@ -11,6 +11,7 @@ from proxy_core.config import Settings
 from proxy_core.testing.upstream_simulator import UpstreamSimulator
 from tests.conftest import wait_for_no_cli
 from tests.tray.memory_keyring import MemoryKeyring
+from tests.tray.xvfb import desktop_session
 from tray_app.autostart import LinuxAutostart
 from tray_app.controller import TrayController
 from tray_app.secrets import KeyStore
@@ -38,3 +39,9 @@ def tray(sim: UpstreamSimulator, tmp_path: Path, clipboard: list[str]) -> Iterat
     controller.stop()
     keyring.set_keyring(previous)
     assert wait_for_no_cli(2.0) == []
+
+
+@pytest.fixture
+def desktop() -> Iterator[dict[str, str]]:
+    with desktop_session() as env:
+        yield env

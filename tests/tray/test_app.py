@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -125,3 +126,62 @@ def test_the_entry_point_has_a_headless_mode() -> None:
         check=False,
     )
     assert result.returncode == 0 and "--headless" in result.stdout
+
+
+def test_log_in_opens_a_terminal_or_says_what_to_run(tray: TrayController, tmp_path: Path) -> None:
+    opened: list[str] = []
+
+    def terminal(cli: str) -> bool:
+        opened.append(cli)
+        return True
+
+    with_terminal = TrayApp(
+        tray,
+        prompt=lambda t, i: None,
+        open_path=print,
+        log_dir=str(tmp_path),
+        icon_class=RecordingIcon,
+        open_login_terminal=terminal,
+    )
+    with_terminal.dispatch("log_in", wait=True)
+    assert opened and opened[0].endswith("claude")
+    assert "terminal that opened" in with_terminal.icon.notifications[-1]
+
+    without = TrayApp(
+        tray,
+        prompt=lambda t, i: None,
+        open_path=print,
+        log_dir=str(tmp_path),
+        icon_class=RecordingIcon,
+    )
+    without.dispatch("log_in", wait=True)
+    assert f'"{opened[0]}" /login' in without.icon.notifications[-1]
+
+
+@pytest.mark.skipif(
+    shutil.which("xclip") is None or shutil.which("Xvfb") is None,
+    reason="needs xclip and Xvfb (Debian packages; see .ci/run)",
+)
+def test_the_clipboard_really_holds_what_was_copied(desktop: dict[str, str]) -> None:
+    import os
+
+    from tray_app.desktop import copy_to_clipboard
+
+    saved = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = desktop["DISPLAY"]
+    try:
+        copy_to_clipboard("http://127.0.0.1:3456")
+        pasted = subprocess.run(
+            ["xclip", "-o", "-selection", "clipboard"],
+            env=desktop,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    finally:
+        if saved is None:
+            os.environ.pop("DISPLAY")
+        else:
+            os.environ["DISPLAY"] = saved
+    assert pasted.stdout == "http://127.0.0.1:3456"
