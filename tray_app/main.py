@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -99,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         open_login_terminal=open_login_terminal,
     )
     log.info("claude-sdk-proxy %s tray starting", __version__)
+    # A logout or `kill` ends the icon's loop, so the server stops cleanly and ends its CLIs.
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda *_: app.icon.stop())
     app.run()
     controller.stop()
     return 0

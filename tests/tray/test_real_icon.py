@@ -87,3 +87,4 @@ def test_the_tray_icon_docks_and_shows_the_running_state(
         except subprocess.TimeoutExpired:
             app.kill()
             app.communicate()
+    assert app.returncode == 0, "SIGTERM ends the tray app cleanly"
