@@ -26,6 +26,7 @@ from proxy_core.backend.claude_sdk import ClaudeSDKBackend
 from proxy_core.config import Settings, check_exposure
 from proxy_core.http.app import create_app
 from proxy_core.http.keys import settings_key
+from proxy_core.http.service_routes import refresh_cli_status
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,13 @@ class ProxyServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    def refresh_cli_status(self, timeout_s: float = 30.0) -> None:
+        """Re-read `claude auth status` now, on the server's loop (the tray checks periodically)."""
+        if self.state is not ServerState.RUNNING or self._loop is None or self.app is None:
+            return
+        future = asyncio.run_coroutine_threadsafe(refresh_cli_status(self.app), self._loop)
+        future.result(timeout=timeout_s)
 
     def restart(self, settings: Settings) -> None:
         self.stop()

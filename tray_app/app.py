@@ -26,6 +26,7 @@ from tray_app.state import TrayState
 log = logging.getLogger(__name__)
 
 APP_TITLE = "Claude SDK Proxy"
+LOGIN_RECHECK_S = 300.0  # `claude auth status` is local and takes ~0.2 s
 
 # Actions that ask the user for a value first: the prompt returns None when cancelled.
 Prompt = Callable[[str, str], str | None]
@@ -160,9 +161,25 @@ class TrayApp:
             except Exception:  # notifications are a courtesy; never fail an action on them
                 log.debug("Notification failed", exc_info=True)
 
+    def watch_login(self, every_s: float = LOGIN_RECHECK_S) -> threading.Event:
+        """Re-check the login every ``every_s``; the menu redraws only if the answer changed."""
+        stopped = threading.Event()
+
+        def loop() -> None:
+            while not stopped.wait(every_s):
+                self._controller.recheck_login()
+                on_ui_thread(self.refresh)
+
+        threading.Thread(target=loop, name="login-watch", daemon=True).start()
+        return stopped
+
     def run(self) -> None:
         def setup(icon: Any) -> None:
             icon.visible = True
             self.dispatch("start")
 
-        self.icon.run(setup)
+        watching = self.watch_login()
+        try:
+            self.icon.run(setup)
+        finally:
+            watching.set()

@@ -160,6 +160,13 @@ class TrayController:
         self._autostart.enable(launch_command())
         return "Will start at login"
 
+    def recheck_login(self) -> None:
+        """Ask the CLI again whether it is logged in (a login can expire between requests)."""
+        try:
+            self.server.refresh_cli_status()
+        except Exception:  # a failed check must not break the tray; the next one may work
+            log.debug("Login re-check failed", exc_info=True)
+
     # -- checks ----------------------------------------------------------------------------
     def test_connection(self) -> str:
         """One tiny request through the running proxy: its answer time, or the exact error."""

@@ -8,8 +8,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from proxy_core.config import Settings
 from proxy_core.testing.upstream_simulator import UpstreamSimulator
+from tray_app.autostart import LinuxAutostart
 from tray_app.controller import TrayController
+from tray_app.secrets import KeyStore
 from tray_app.state import Phase
 
 
@@ -97,3 +100,38 @@ def test_start_at_login_toggles(tray: TrayController, tmp_path: Path) -> None:
     )
     assert tray.toggle_start_at_login() == "Will not start at login"
     assert not tray.state().start_at_login
+
+
+FAKE_CLI = """#!/bin/sh
+# Answers like `claude` for the login check only: logged in when the flag file exists.
+if [ "$1" = "--version" ]; then echo "9.9.9 (Claude Code)"; exit 0; fi
+if [ -e "{flag}" ]; then echo '{{"loggedIn": true, "authMethod": "claude.ai"}}'; exit 0; fi
+echo '{{"loggedIn": false, "authMethod": "none"}}'; exit 1
+"""
+
+
+def test_a_login_that_changes_is_noticed_by_the_recheck(
+    sim: UpstreamSimulator, tmp_path: Path, clipboard: list[str]
+) -> None:
+    flag = tmp_path / "logged-in"
+    cli = tmp_path / "claude"
+    cli.write_text(FAKE_CLI.format(flag=flag))
+    cli.chmod(0o755)
+    controller = TrayController(
+        Settings(port=0, data_dir=tmp_path / "data", cli_path=str(cli)),
+        config_path=tmp_path / "config.json",
+        keys=KeyStore(tmp_path / "key"),
+        autostart=LinuxAutostart(tmp_path / "autostart"),
+        copy=clipboard.append,
+    )
+    try:
+        controller.start()
+        controller.recheck_login()
+        assert controller.state().logged_in is False
+        assert controller.state().status_line() == "Not logged in to Claude"
+        flag.touch()  # the user logged in meanwhile
+        controller.recheck_login()
+        assert controller.state().logged_in is True
+        assert controller.state().status_line().startswith("Running on")
+    finally:
+        controller.stop()
