@@ -146,8 +146,7 @@ class CLISession:
             self._ready.set_result(None)
             await self._serve_until_aborted(client)
         except errors.ProxyError as error:
-            if not self._ready.done():
-                self._ready.set_exception(error)
+            self._fail_start(error)
         except Exception as exc:
             # The CLI died or broke its protocol. The turn learns it below as SESSION_ENDED,
             # which lets a request that had no answer yet start over in a new CLI.
@@ -156,8 +155,7 @@ class CLISession:
             # Before any await: no new turn may be queued for a session on its way out.
             self._closing = True
             self._on_closing(self)
-            if not self._ready.done():
-                self._ready.set_exception(errors.BackendUnavailableError("The CLI did not start."))
+            self._fail_start(errors.BackendUnavailableError("The CLI did not start."))
             if self._current is not None:
                 self._current.outbox.put_nowait(SESSION_ENDED)
             while not self._inbox.empty():
@@ -168,6 +166,13 @@ class CLISession:
             if self.pid is not None:
                 self._orphans.untrack(self.pid)
             self._on_exit(self)
+
+    def _fail_start(self, error: errors.ProxyError) -> None:
+        if not self._ready.done():
+            self._ready.set_exception(error)
+            # Marked as seen: when nobody is waiting any more (an aborted start), asyncio
+            # would otherwise log "Future exception was never retrieved".
+            self._ready.exception()
 
     async def _serve_until_aborted(self, client: ClaudeSDKClient) -> None:
         # Turns run in a task of their own that an abort cancels, so this owner task is
