@@ -14,7 +14,7 @@ from proxy_core.backend.environment import (
     AUTH_MODE_API_KEY,
     auth_mode,
     drop_parent_session_variables,
-    points_at_proxy,
+    set_for_clients,
 )
 from proxy_core.config import ConfigError, Settings, check_exposure, load_settings
 from proxy_core.log import configure_logging
@@ -55,7 +55,7 @@ def _warn_about_environment(settings: Settings) -> None:
             "not to your Claude subscription. Unset it to use the subscription."
         )
     base_url = os.environ.get("ANTHROPIC_BASE_URL", "")
-    if base_url and points_at_proxy(base_url, settings.port):
+    if set_for_clients(os.environ, settings.port):
         log.warning(
             "ANTHROPIC_BASE_URL points at this proxy (set for its clients): the CLI ignores it and "
             "the ANTHROPIC_API_KEY beside it, and uses the Anthropic API with your subscription"
