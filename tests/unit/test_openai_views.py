@@ -36,36 +36,7 @@ from proxy_core.openai_api.views import (
     new_completion_id,
     usage_json,
 )
-
-START_USAGE = {
-    "input_tokens": 10,
-    "cache_read_input_tokens": 5,
-    "cache_creation_input_tokens": 2,
-    "output_tokens": 1,
-}
-
-
-def message_start(usage: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "type": "message_start",
-        "message": {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-sonnet-5-5",
-            "content": [],
-            "stop_reason": None,
-            "usage": dict(START_USAGE if usage is None else usage),
-        },
-    }
-
-
-def block_start(index: int, block: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "content_block_start", "index": index, "content_block": block}
-
-
-def delta(index: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "content_block_delta", "index": index, "delta": body}
+from tests.unit.stream_events import START_USAGE, block_start, delta, message_start
 
 
 def text_delta(index: int, text: str) -> dict[str, Any]:

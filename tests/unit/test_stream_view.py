@@ -16,37 +16,7 @@ from proxy_core.anthropic_api.stream_view import (
 )
 from proxy_core.errors import OverloadedError, ProxyError, RateLimitError
 from proxy_core.events import aggregate, merged_usage
-
-START_USAGE = {
-    "input_tokens": 25,
-    "cache_creation_input_tokens": 7,
-    "cache_read_input_tokens": 3,
-    "output_tokens": 1,
-}
-
-
-def message_start(usage: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "type": "message_start",
-        "message": {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-sonnet-5-5",
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": dict(START_USAGE if usage is None else usage),
-        },
-    }
-
-
-def block_start(index: int, block: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "content_block_start", "index": index, "content_block": block}
-
-
-def delta(index: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "content_block_delta", "index": index, "delta": body}
+from tests.unit.stream_events import START_USAGE, block_start, delta, message_start
 
 
 def block_stop(index: int) -> dict[str, Any]:
