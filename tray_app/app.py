@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 APP_TITLE = "Claude SDK Proxy"
 LOGIN_RECHECK_S = 300.0  # `claude auth status` is local and takes ~0.2 s
 
+NO_MENU_HINT = (
+    "This tray backend shows the icon without a menu (pystray's X11 fallback). For the menu,"
+    " install PyGObject with GTK 3 or AppIndicator (Debian: python3-gi"
+    " gir1.2-ayatanaappindicator3-0.1; pip: 'claude-sdk-proxy[tray,gtk]'). The proxy runs"
+    " anyway; end it with Ctrl+C or kill."
+)
+
 # Actions that ask the user for a value first: the prompt returns None when cancelled.
 Prompt = Callable[[str, str], str | None]
 
@@ -160,6 +167,10 @@ class TrayApp:
                 self.icon.notify(message, APP_TITLE)
             except Exception:  # notifications are a courtesy; never fail an action on them
                 log.debug("Notification failed", exc_info=True)
+
+    def missing_menu_hint(self) -> str | None:
+        """What to tell the user when this backend cannot show a menu (no Quit, no Stop)."""
+        return None if getattr(self.icon, "HAS_MENU", True) else NO_MENU_HINT
 
     def watch_login(self, every_s: float = LOGIN_RECHECK_S) -> threading.Event:
         """Re-check the login every ``every_s``; the menu redraws only if the answer changed."""

@@ -33,7 +33,16 @@ def _child_env() -> dict[str, str]:
 def copy_to_clipboard(text: str) -> None:
     for command in _CLIPBOARD_COMMANDS:
         if shutil.which(command[0]):
-            subprocess.run(command, input=text.encode(), check=True, env=_child_env(), timeout=10)
+            # xclip stays behind to serve the selection: it must not hold on to our stdout/stderr.
+            subprocess.run(
+                command,
+                input=text.encode(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=True,
+                env=_child_env(),
+                timeout=10,
+            )
             return
     raise OSError("no clipboard tool found (install xclip or wl-clipboard)")
 

@@ -100,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         open_login_terminal=open_login_terminal,
     )
     log.info("claude-sdk-proxy %s tray starting", __version__)
+    hint = app.missing_menu_hint()
+    if hint:
+        log.warning("%s", hint)
+        print(hint, file=sys.stderr)
     # A logout or `kill` ends the icon's loop, so the server stops cleanly and ends its CLIs.
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: app.icon.stop())

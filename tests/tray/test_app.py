@@ -185,3 +185,21 @@ def test_the_clipboard_really_holds_what_was_copied(desktop: dict[str, str]) -> 
         else:
             os.environ["DISPLAY"] = saved
     assert pasted.stdout == "http://127.0.0.1:3456"
+
+
+def test_a_backend_without_a_menu_is_explained(tray: TrayController, tmp_path: Path) -> None:
+    class MenulessIcon(RecordingIcon):
+        HAS_MENU = False  # pystray's xorg backend: the icon shows, a click opens nothing
+
+    def tray_app(icon_class: type) -> TrayApp:
+        return TrayApp(
+            tray,
+            prompt=lambda t, i: None,
+            open_path=print,
+            log_dir=str(tmp_path),
+            icon_class=icon_class,
+        )
+
+    assert tray_app(RecordingIcon).missing_menu_hint() is None
+    hint = tray_app(MenulessIcon).missing_menu_hint()
+    assert hint is not None and "PyGObject" in hint and "gtk" in hint
