@@ -31,6 +31,9 @@ DEFAULT_SHUTDOWN_GRACE_S = 10.0
 DEFAULT_CLI_RETRIES = 0
 DEFAULT_MODEL = "sonnet"
 DEFAULT_CONVERSATIONS = 4
+DEFAULT_WARM_POOL = 2
+# Waiting requests per running one: 5 running + 20 waiting lets 16 clients at once all succeed.
+QUEUE_PER_SLOT = 4
 DEFAULT_CONVERSATION_TTL_S = 600.0
 
 ENV_PREFIX = "CLAUDE_PROXY_"
@@ -65,7 +68,7 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     max_concurrent: int = DEFAULT_MAX_CONCURRENT
     # Requests beyond max_concurrent wait here; past it they are refused at once.
-    max_queue: int = 2 * DEFAULT_MAX_CONCURRENT
+    max_queue: int = QUEUE_PER_SLOT * DEFAULT_MAX_CONCURRENT
     queue_timeout_s: float = DEFAULT_QUEUE_TIMEOUT_S
     timeout_ms: int = DEFAULT_TIMEOUT_MS
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
@@ -78,6 +81,8 @@ class Settings:
     default_model: str = DEFAULT_MODEL
     # Finished conversations whose CLI is kept for the next turn (0: one CLI per request).
     conversations: int = DEFAULT_CONVERSATIONS
+    # CLIs started ahead for new conversations, at most one per spawn key (0: none).
+    warm_pool: int = DEFAULT_WARM_POOL
     conversation_ttl_s: float = DEFAULT_CONVERSATION_TTL_S
     # Agent mode: requests without caller tools run Claude Code's own tools in this directory.
     agent_workspace: Path | None = None
@@ -118,6 +123,7 @@ _ENV_FIELDS: dict[str, str] = {
     "CLAUDE_PROXY_CLI_PATH": "cli_path",
     "CLAUDE_PROXY_DEFAULT_MODEL": "default_model",
     "CLAUDE_PROXY_CONVERSATIONS": "conversations",
+    "CLAUDE_PROXY_WARM_POOL": "warm_pool",
     "CLAUDE_PROXY_CONVERSATION_TTL_S": "conversation_ttl_s",
     "CLAUDE_PROXY_AGENT_WORKSPACE": "agent_workspace",
     "CLAUDE_PROXY_DEBUG": "debug",
@@ -162,6 +168,8 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError(f"max_concurrent must be at least 1, got {settings.max_concurrent}")
     if settings.conversations < 0:
         raise ConfigError(f"conversations must not be negative, got {settings.conversations}")
+    if settings.warm_pool < 0:
+        raise ConfigError(f"warm_pool must not be negative, got {settings.warm_pool}")
     if settings.max_queue < 0:
         raise ConfigError(f"max_queue must not be negative, got {settings.max_queue}")
     positive = (
@@ -241,5 +249,5 @@ def load_settings(
         if raw is not None:
             values[name] = _coerce(name, raw, f"--{name.replace('_', '-')}")
     if "max_concurrent" in values and "max_queue" not in values:
-        values["max_queue"] = 2 * int(values["max_concurrent"])
+        values["max_queue"] = QUEUE_PER_SLOT * int(values["max_concurrent"])
     return _validate(replace(Settings(), **values))

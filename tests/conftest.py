@@ -89,6 +89,8 @@ def make_proxy(sim: UpstreamSimulator, tmp_path: Path) -> Iterator[ProxyFactory]
     started: list[ProxyServer] = []
 
     def factory(**overrides: Any) -> ProxyServer:
+        # No spares unless a test asks: the other tests count the CLIs a request leaves.
+        overrides.setdefault("warm_pool", 0)
         settings = Settings(port=0, data_dir=tmp_path / f"data{len(started)}", **overrides)
         server = ProxyServer(settings)
         server.start()

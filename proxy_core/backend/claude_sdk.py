@@ -1,10 +1,11 @@
 """The backend that runs each request through claude-agent-sdk and the Claude Code CLI.
 
 A request continues a parked conversation when its earlier messages match one
-exactly (only its last message is sent), and otherwise gets a new CLI fed the
-caller's whole history as structured frames. The model's turn is streamed
-back as the upstream's own events. After a clean turn the CLI is parked for
-the conversation's next request; on anything else it is ended.
+exactly (only its last message is sent), and otherwise gets a new CLI (a warm
+spare when the pool has one for its spawn key) fed the caller's whole history
+as structured frames. The model's turn is streamed back as the upstream's own
+events. After a clean turn the CLI is parked for the conversation's next
+request; on anything else it is ended.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from proxy_core.backend.history import history_frames
 from proxy_core.backend.options import options_for, spawn_key
 from proxy_core.backend.orphans import OrphanGuard
 from proxy_core.backend.turn import turn_events
+from proxy_core.backend.warm_pool import WarmPool
 from proxy_core.config import Settings
 from proxy_core.errors import BackendTimeoutError, SessionEndedError
 from proxy_core.events import MessageBuilder
@@ -44,14 +46,17 @@ class ClaudeSDKBackend:
         self.conversations = ConversationStore(settings.conversations)
         self._orphans = OrphanGuard(settings.data_dir / "cli-processes")
         self._orphans.reap()
+        self.pool = WarmPool(
+            settings.warm_pool, self._new_session, ttl_s=settings.conversation_ttl_s
+        )
 
     def options_for(self, request: BackendRequest) -> ClaudeAgentOptions:
         single_use = self._settings.conversations == 0
         return options_for(request, self._settings, self._environ, single_use=single_use)
 
-    async def _new_session(self, request: BackendRequest) -> CLISession:
+    async def _new_session(self, options: ClaudeAgentOptions) -> CLISession:
         session = CLISession(
-            self.options_for(request),
+            options,
             orphans=self._orphans,
             idle_ttl_s=self._settings.conversation_ttl_s,
             on_closing=self.conversations.forget,
@@ -83,9 +88,21 @@ class ClaudeSDKBackend:
                 return
             except SessionEndedError:
                 pass  # the kept CLI went away before answering: rebuild the conversation
-        session = await self._new_session(request)
-        async for event in self._turn(session, request, fixed, request.messages):
-            yield event
+        try:
+            spare = self.pool.take(fixed)
+            if spare is not None:
+                try:
+                    async for event in self._turn(spare, request, fixed, request.messages):
+                        yield event
+                    return
+                except SessionEndedError:
+                    pass  # the spare died unused: start one the usual way
+            session = await self._new_session(self.options_for(request))
+            async for event in self._turn(session, request, fixed, request.messages):
+                yield event
+        finally:
+            # After the turn, not before: a spare starting beside a cold start slows it down.
+            self.pool.refill(fixed, lambda: self.options_for(request))
 
     async def _turn(
         self,
@@ -155,7 +172,7 @@ class ClaudeSDKBackend:
             return None
 
     async def _agent_run(self, request: BackendRequest) -> AsyncIterator[StreamEventData]:
-        session = await self._new_session(request)
+        session = await self._new_session(self.options_for(request))
         turn = session.send(history_frames(request.messages))
         try:
             async for event in agent_events(
@@ -176,7 +193,8 @@ class ClaudeSDKBackend:
         return self.conversations.close(session_id)
 
     async def aclose(self) -> None:
-        """End every CLI: parked ones and any a request left behind."""
+        """End every CLI: spares, parked ones and any a request left behind."""
+        await self.pool.aclose()
         self.conversations.close_all()
         sessions = list(self._sessions)
         for session in sessions:

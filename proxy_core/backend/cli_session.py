@@ -96,6 +96,11 @@ class CLISession:
     def task(self) -> asyncio.Task[None] | None:
         return self._task
 
+    @property
+    def closing(self) -> bool:
+        """Ended or on its way out: a turn sent now would only learn SESSION_ENDED."""
+        return self._closing
+
     async def start(self) -> None:
         """Spawn the CLI and wait until it is connected; raises BackendUnavailableError."""
         self._task = asyncio.get_running_loop().create_task(self._own(), name="cli-session")

@@ -136,7 +136,8 @@ def test_a_kept_cli_that_died_is_replaced_transparently(
 
 
 def test_kept_conversations_are_bounded_and_expire(make_proxy, sim: UpstreamSimulator) -> None:
-    proxy = make_proxy(conversations=2, conversation_ttl_s=1.0)
+    # The TTL outlasts three requests even on a loaded machine, so only the bound can end one.
+    proxy = make_proxy(conversations=2, conversation_ttl_s=4.0)
     client = anthropic_client(proxy.base_url)
     for number in range(3):
         ask(client, [{"role": "user", "content": f"conversation {number}"}])
@@ -144,7 +145,7 @@ def test_kept_conversations_are_bounded_and_expire(make_proxy, sim: UpstreamSimu
     while len(cli_processes()) > 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert len(cli_processes()) == 2
-    assert wait_for_no_cli(3.0) == [], "kept CLIs must end after the TTL"
+    assert wait_for_no_cli(6.0) == [], "kept CLIs must end after the TTL"
 
 
 def test_sessions_can_be_listed_and_ended(

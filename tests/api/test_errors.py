@@ -17,7 +17,7 @@ from proxy_core.testing.upstream_simulator import (
     StallAfterStart,
     UpstreamSimulator,
 )
-from tests.conftest import anthropic_client
+from tests.conftest import ProxyFactory, anthropic_client
 
 MODEL = "claude-sonnet-4-6"
 HI = [{"role": "user", "content": "hi"}]
@@ -82,7 +82,7 @@ def raw_request(
 )
 @pytest.mark.parametrize("stream", [False, True])
 def test_upstream_failures_map_to_anthropic_errors(
-    client: anthropic.Anthropic,
+    make_proxy: ProxyFactory,
     sim: UpstreamSimulator,
     failure: Failure,
     exception: type[anthropic.APIStatusError],
@@ -90,6 +90,8 @@ def test_upstream_failures_map_to_anthropic_errors(
     kind: str,
     stream: bool,
 ) -> None:
+    # A commit wait no CLI start exceeds, even on a loaded machine: this is about the mapping.
+    client = anthropic_client(make_proxy(stream_commit_wait_s=15.0).base_url)
     sim.set_default(failure)
     with pytest.raises(exception) as caught:
         client.messages.create(model=MODEL, max_tokens=8, messages=HI, stream=stream)  # type: ignore[call-overload]

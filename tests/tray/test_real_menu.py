@@ -8,11 +8,14 @@ and what they did is read back from the clipboard, the daemon and the processes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -93,11 +96,28 @@ def icon_centre(env: dict[str, str]) -> tuple[int, int] | None:
     return None
 
 
-def choose(env: dict[str, str], icon: tuple[int, int], button: int, *keys: str) -> None:
-    """Open the menu with a click on the icon, then pick an item with the keyboard."""
-    xdotool = ["xdotool", "mousemove", str(icon[0]), str(icon[1]), "click", str(button)]
-    subprocess.run(xdotool, env=env, check=True, timeout=10)
-    subprocess.run(["xdotool", "sleep", "0.5", "key", *keys], env=env, check=True, timeout=10)
+def choose(
+    env: dict[str, str],
+    icon: tuple[int, int],
+    button: int,
+    keys: tuple[str, ...],
+    done: Callable[[], bool],
+) -> None:
+    """Open the menu with a click on the icon, pick an item with the keyboard, until ``done``.
+
+    On a loaded machine the menu may not be open yet when the keys arrive: then the
+    menu is closed and opened again (at most three times)."""
+    for _ in range(3):
+        xdotool = ["xdotool", "mousemove", str(icon[0]), str(icon[1]), "click", str(button)]
+        subprocess.run(xdotool, env=env, check=True, timeout=10)
+        subprocess.run(["xdotool", "sleep", "0.5", "key", *keys], env=env, check=True, timeout=10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if done():
+                return
+            time.sleep(0.05)
+        subprocess.run(["xdotool", "key", "Escape"], env=env, check=True, timeout=10)
+    raise AssertionError(f"choosing {keys} from the menu had no effect")
 
 
 def clipboard(env: dict[str, str]) -> str:
@@ -111,7 +131,7 @@ def clipboard(env: dict[str, str]) -> str:
     ("backend", "button"),
     [("gtk", 3), ("appindicator", 1)],  # GTK's status icon opens its menu on a right click
 )
-def test_the_real_menu_copies_the_url_notifies_and_quits_without_leaving_a_cli(
+def test_the_real_menu_copies_the_url_notifies_and_quits_leaving_no_cli(
     backend: str,
     button: int,
     desktop: dict[str, str],
@@ -156,29 +176,36 @@ def test_the_real_menu_copies_the_url_notifies_and_quits_without_leaving_a_cli(
             model="sonnet", max_tokens=32, messages=[{"role": "user", "content": "hi"}]
         )
         assert reply.content[0].type == "text"
-        clis = [
-            process
-            for process in psutil.Process(app.pid).children(recursive=True)
-            if "stream-json" in process.cmdline()
-        ]
-        assert len(clis) == 1, "the answered conversation's CLI is kept"
+
+        def clis() -> list[psutil.Process]:
+            return [
+                process
+                for process in psutil.Process(app.pid).children(recursive=True)
+                if "stream-json" in process.cmdline()
+            ]
+
+        # The answered conversation's CLI is kept, and a spare starts for the next one.
+        wait_until(lambda: len(clis()) == 2, 15, "the kept CLI and a warm spare")
+        started = clis()
 
         wait_until(lambda: icon_centre(env) is not None, 15, "the docked icon")
         icon = icon_centre(env)
         assert icon is not None
         # Running: Start is greyed out, so Down, Down lands on Copy base URL after Stop.
-        choose(env, icon, button, "Down", "Down", "Return")
-        wait_until(lambda: clipboard(env) == url, 10, "the base URL on the clipboard")
+        choose(env, icon, button, ("Down", "Down", "Return"), lambda: clipboard(env) == url)
         wait_until(lambda: f"Copied {url}" in notifications.read_text(), 10, "its notification")
 
-        choose(env, icon, button, "Up", "Return")  # Quit is the last item
+        # Quit is the last item.
+        choose(env, icon, button, ("Up", "Return"), lambda: app.poll() is not None)
         _, errors = app.communicate(timeout=30)
     finally:
-        if app.poll() is None:
-            app.kill()
+        if app.poll() is None:  # the session's children hold the pipes: end them all
+            for process in [*psutil.Process(app.pid).children(recursive=True), app]:
+                with contextlib.suppress(psutil.Error, ProcessLookupError):
+                    process.kill()
             app.communicate()
     assert app.returncode == 0, errors
     assert "Traceback" not in errors
-    gone, alive = psutil.wait_procs(clis, timeout=5)
-    assert alive == [], "Quit ends the kept CLI"
+    _, alive = psutil.wait_procs(started, timeout=5)
+    assert alive == [], "Quit ends the kept CLI and the spare"
     assert not serving(port)

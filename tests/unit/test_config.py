@@ -51,7 +51,8 @@ def test_defaults_without_file_env_or_overrides(config_path: Path, tmp_path: Pat
     assert settings.host == "127.0.0.1"
     assert settings.port == DEFAULT_PORT
     assert settings.max_concurrent == DEFAULT_MAX_CONCURRENT
-    assert settings.max_queue == 2 * DEFAULT_MAX_CONCURRENT
+    assert settings.max_queue == 4 * DEFAULT_MAX_CONCURRENT  # 16 clients at once fit
+    assert settings.warm_pool == 2
     assert settings.default_model == DEFAULT_MODEL
     assert settings.api_key is None
     assert settings.debug is False
@@ -112,6 +113,7 @@ def test_every_env_variable_is_read(config_path: Path, tmp_path: Path) -> None:
         "CLAUDE_PROXY_CLI_PATH": "/opt/claude",
         "CLAUDE_PROXY_DEFAULT_MODEL": "haiku",
         "CLAUDE_PROXY_DEBUG": "yes",
+        "CLAUDE_PROXY_WARM_POOL": "0",
     }
     settings = load(config_path, environ)
     assert settings == Settings(
@@ -128,6 +130,7 @@ def test_every_env_variable_is_read(config_path: Path, tmp_path: Path) -> None:
         cli_retries=2,
         cli_path="/opt/claude",
         default_model="haiku",
+        warm_pool=0,
         debug=True,
         data_dir=tmp_path / "data",
     )
@@ -172,14 +175,14 @@ def test_max_queue_follows_max_concurrent_from_env(
 ) -> None:
     settings = load(config_path, {**base_env, "CLAUDE_PROXY_MAX_CONCURRENT": "7"})
     assert settings.max_concurrent == 7
-    assert settings.max_queue == 14
+    assert settings.max_queue == 28
 
 
 def test_max_queue_follows_max_concurrent_from_file(
     config_path: Path, base_env: dict[str, str]
 ) -> None:
     write(config_path, {"max_concurrent": 3})
-    assert load(config_path, base_env).max_queue == 6
+    assert load(config_path, base_env).max_queue == 12
 
 
 def test_explicit_max_queue_is_kept(config_path: Path, base_env: dict[str, str]) -> None:
@@ -196,7 +199,7 @@ def test_max_queue_zero_is_allowed(config_path: Path, base_env: dict[str, str]) 
 def test_max_queue_follows_max_concurrent_from_overrides(
     config_path: Path, base_env: dict[str, str]
 ) -> None:
-    assert load(config_path, base_env, {"max_concurrent": 8}).max_queue == 16
+    assert load(config_path, base_env, {"max_concurrent": 8}).max_queue == 32
 
 
 # --- bad values ---------------------------------------------------------------------------

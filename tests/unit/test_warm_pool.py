@@ -1,0 +1,163 @@
+"""The warm pool's rules with stand-in sessions: one spare per key, bounded, single use."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from proxy_core.backend import warm_pool
+from proxy_core.backend.warm_pool import WarmPool
+from proxy_core.errors import BackendUnavailableError
+
+
+class StandInSession:
+    def __init__(self, options: Any) -> None:
+        self.options = options
+        self.closing = False
+        self.aborted = False
+
+    def abort(self) -> None:
+        self.aborted = self.closing = True
+
+
+class Spawner:
+    """Starts stand-in sessions; ``gate`` holds starts until a test lets them finish."""
+
+    def __init__(self) -> None:
+        self.started: list[StandInSession] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.fail = False
+
+    async def __call__(self, options: Any) -> Any:
+        await self.gate.wait()
+        if self.fail:
+            raise BackendUnavailableError("no CLI")
+        session = StandInSession(options)
+        self.started.append(session)
+        return session
+
+
+async def settled() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def pool_of(size: int, spawn: Spawner, **options: Any) -> WarmPool:
+    return WarmPool(size, spawn, ttl_s=options.pop("ttl_s", 60.0), **options)
+
+
+async def test_a_spare_is_taken_once_and_only_by_its_key() -> None:
+    spawn = Spawner()
+    pool = pool_of(2, spawn)
+    assert pool.take("a") is None
+    pool.refill("a", lambda: "options-a")
+    await settled()
+    assert len(pool) == 1
+    assert pool.take("b") is None, "another spawn key never gets it"
+    taken = pool.take("a")
+    assert taken is spawn.started[0] and taken.options == "options-a"
+    assert pool.take("a") is None, "a spare serves one conversation"
+    await pool.aclose()
+
+
+async def test_one_spare_per_key() -> None:
+    spawn = Spawner()
+    pool = pool_of(3, spawn)
+    for _ in range(3):
+        pool.refill("a", lambda: None)
+        await settled()
+    assert len(spawn.started) == 1
+    await pool.aclose()
+
+
+async def test_the_pool_is_bounded_and_evicts_the_key_used_least_recently() -> None:
+    spawn = Spawner()
+    pool = pool_of(2, spawn)
+    for key in ("a", "b"):
+        pool.refill(key, lambda: None)
+        await settled()
+    pool.refill("a", lambda: None)  # "a" used again: "b" is now the oldest
+    pool.refill("c", lambda: None)
+    await settled()
+    first_a, first_b, first_c = spawn.started
+    assert first_b.aborted and not first_a.aborted
+    assert pool.take("c") is first_c and pool.take("a") is first_a
+    await pool.aclose()
+
+
+async def test_starting_spares_are_not_evicted() -> None:
+    spawn = Spawner()
+    spawn.gate.clear()
+    pool = pool_of(1, spawn)
+    pool.refill("a", lambda: None)
+    pool.refill("b", lambda: None)  # full, and "a" is about to be ready: nothing to evict
+    spawn.gate.set()
+    await settled()
+    assert len(spawn.started) == 1 and pool.take("a") is spawn.started[0]
+    await pool.aclose()
+
+
+async def test_a_failed_start_backs_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    spawn = Spawner()
+    spawn.fail = True
+    pool = pool_of(2, spawn)
+    pool.refill("a", lambda: None)
+    await settled()
+    spawn.fail = False
+    pool.refill("a", lambda: None)
+    await settled()
+    assert spawn.started == [], "no retry storm while the CLI cannot start"
+    monkeypatch.setattr(warm_pool, "FAILURE_BACKOFF_S", 0.0)
+    pool.refill("a", lambda: None)
+    await settled()
+    assert len(spawn.started) == 1
+    await pool.aclose()
+
+
+async def test_no_spare_when_memory_is_short_or_the_pool_is_off() -> None:
+    spawn = Spawner()
+    short = pool_of(2, spawn, available_memory=lambda: warm_pool.MIN_AVAILABLE_BYTES - 1)
+    short.refill("a", lambda: None)
+    off = pool_of(0, spawn)
+    off.refill("a", lambda: None)
+    await settled()
+    assert spawn.started == []
+
+
+async def test_an_unused_spare_expires() -> None:
+    spawn = Spawner()
+    pool = pool_of(2, spawn, ttl_s=0.01)
+    pool.refill("a", lambda: None)
+    await settled()
+    await asyncio.sleep(0.05)
+    assert spawn.started[0].aborted and pool.take("a") is None and len(pool) == 0
+
+
+async def test_a_spare_that_died_is_not_handed_out() -> None:
+    spawn = Spawner()
+    pool = pool_of(2, spawn)
+    pool.refill("a", lambda: None)
+    await settled()
+    spawn.started[0].closing = True
+    assert pool.take("a") is None
+    await pool.aclose()
+
+
+async def test_closing_ends_ready_and_starting_spares_and_refuses_new_ones() -> None:
+    spawn = Spawner()
+    pool = pool_of(2, spawn)
+    pool.refill("a", lambda: None)
+    await settled()
+    spawn.gate.clear()
+    pool.refill("b", lambda: None)  # still starting when the pool closes
+    await settled()
+    await pool.aclose()
+    spawn.gate.set()
+    await settled()
+    assert [s.aborted for s in spawn.started] == [True]
+    pool.refill("c", lambda: None)
+    await settled()
+    assert len(spawn.started) == 1, "a request wound down at shutdown starts no CLI"
