@@ -9,6 +9,7 @@ executable it made starts and reports the right version.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import subprocess
 import sys
@@ -60,9 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        import PyInstaller  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("PyInstaller") is None:
         print("PyInstaller is missing: pip install -e '.[tray,build]'", file=sys.stderr)
         return 1
     spec_options = [

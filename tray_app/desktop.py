@@ -1,4 +1,8 @@
-"""Small desktop services the tray needs: clipboard, opening a folder, one instance only."""
+"""Small desktop services the tray needs: clipboard, opening a folder, one instance only.
+
+The programs started here inherit an environment that ``proxy_core.frozen`` made
+right for them at start (a frozen app's own library path removed).
+"""
 
 from __future__ import annotations
 
@@ -19,21 +23,10 @@ _CLIPBOARD_COMMANDS = (
 )
 
 
-def _child_env() -> dict[str, str]:
-    # A frozen app sets LD_LIBRARY_PATH for itself; programs it starts need the original.
-    env = dict(os.environ)
-    original = env.pop("LD_LIBRARY_PATH_ORIG", None)
-    if getattr(sys, "frozen", False):
-        env.pop("LD_LIBRARY_PATH", None)
-        if original:
-            env["LD_LIBRARY_PATH"] = original
-    return env
-
-
 def copy_to_clipboard(text: str) -> None:
     for command in _CLIPBOARD_COMMANDS:
         if shutil.which(command[0]):
-            subprocess.run(command, input=text.encode(), check=True, env=_child_env(), timeout=10)
+            subprocess.run(command, input=text.encode(), check=True, timeout=10)
             return
     raise OSError("no clipboard tool found (install xclip or wl-clipboard)")
 
@@ -43,7 +36,7 @@ def open_path(path: str) -> None:
         os.startfile(path)  # type: ignore[attr-defined]
         return
     opener = "open" if sys.platform == "darwin" else "xdg-open"
-    subprocess.Popen([opener, path], env=_child_env(), start_new_session=True)
+    subprocess.Popen([opener, path], start_new_session=True)
 
 
 class SingleInstance:
@@ -95,7 +88,7 @@ def open_login_terminal(cli: str) -> bool:
             return False
         launcher = [terminal, "-e", cli, "/login"]
     try:
-        subprocess.Popen(launcher, env=_child_env(), start_new_session=True)
+        subprocess.Popen(launcher, start_new_session=True)
     except OSError:
         return False
     return True
