@@ -7,6 +7,11 @@ programs and must load the system's libraries, so both entry points call
 :func:`prepare_environment` once at start. The dynamic loader read
 ``LD_LIBRARY_PATH`` when this process started, so the change reaches only children.
 
+Runtime hooks of a build with GTK also point ``GI_TYPELIB_PATH``,
+``GIO_MODULE_DIR``, ``XDG_DATA_DIRS`` and the like into the app, for its own GTK,
+which reads them later; desktop programs we open get :func:`child_env` instead,
+with every such path removed.
+
 An app started from Finder, Explorer or a desktop menu also gets a short ``PATH``
 that misses where the Claude Code installers put ``claude``; those folders are
 added at its end, so the CLI is found as it is in the user's terminal.
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 LIBRARY_PATH = "LD_LIBRARY_PATH"
@@ -60,6 +65,25 @@ def add_cli_install_dirs(environ: MutableMapping[str, str], dirs: list[Path]) ->
     missing = [str(d) for d in dirs if d.is_dir() and str(d) not in entries]
     if missing:
         environ["PATH"] = os.pathsep.join(entries + missing)
+
+
+def without_bundle_paths(environ: Mapping[str, str], bundle: str) -> dict[str, str]:
+    """A copy of ``environ`` without the paths into ``bundle`` (a variable left empty goes)."""
+    env = {}
+    for name, value in environ.items():
+        if bundle not in value:
+            env[name] = value
+            continue
+        kept = [part for part in value.split(os.pathsep) if part and not part.startswith(bundle)]
+        if kept:
+            env[name] = os.pathsep.join(kept)
+    return env
+
+
+def child_env() -> dict[str, str] | None:
+    """The environment for a desktop program we start; None (inherit ours) from source."""
+    bundle = bundle_dir()
+    return None if bundle is None else without_bundle_paths(os.environ, bundle)
 
 
 def prepare_environment(

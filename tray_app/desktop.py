@@ -1,7 +1,7 @@
 """Small desktop services the tray needs: clipboard, opening a folder, one instance only.
 
-The programs started here inherit an environment that ``proxy_core.frozen`` made
-right for them at start (a frozen app's own library path removed).
+The programs started here get ``child_env()``: in a built app, the environment
+without the paths that point into the app (its libraries, its GTK modules).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import IO
+
+from proxy_core.frozen import child_env
 
 # Clipboard writers by platform, first available wins.
 _CLIPBOARD_COMMANDS = (
@@ -26,7 +28,7 @@ _CLIPBOARD_COMMANDS = (
 def copy_to_clipboard(text: str) -> None:
     for command in _CLIPBOARD_COMMANDS:
         if shutil.which(command[0]):
-            subprocess.run(command, input=text.encode(), check=True, timeout=10)
+            subprocess.run(command, input=text.encode(), check=True, env=child_env(), timeout=10)
             return
     raise OSError("no clipboard tool found (install xclip or wl-clipboard)")
 
@@ -36,7 +38,7 @@ def open_path(path: str) -> None:
         os.startfile(path)  # type: ignore[attr-defined]
         return
     opener = "open" if sys.platform == "darwin" else "xdg-open"
-    subprocess.Popen([opener, path], start_new_session=True)
+    subprocess.Popen([opener, path], env=child_env(), start_new_session=True)
 
 
 class SingleInstance:
@@ -88,7 +90,7 @@ def open_login_terminal(cli: str) -> bool:
             return False
         launcher = [terminal, "-e", cli, "/login"]
     try:
-        subprocess.Popen(launcher, start_new_session=True)
+        subprocess.Popen(launcher, env=child_env(), start_new_session=True)
     except OSError:
         return False
     return True

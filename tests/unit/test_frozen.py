@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from proxy_core.frozen import prepare_environment
+from proxy_core.frozen import prepare_environment, without_bundle_paths
 
 BUNDLE = "/opt/app/_internal"
 
@@ -50,3 +50,17 @@ def test_claude_install_folders_that_exist_join_the_end_of_path(tmp_path: Path) 
     assert entries.count(str(tmp_path / ".claude" / "local")) == 1
     assert str(tmp_path / ".local" / "bin") in entries[2:]
     assert str(tmp_path / ".yarn" / "bin") not in entries  # absent folders are not added
+
+
+def test_desktop_programs_get_no_path_into_the_app() -> None:
+    environ = {
+        "XDG_DATA_DIRS": f"{BUNDLE}/share:/usr/share",
+        "GIO_MODULE_DIR": f"{BUNDLE}/gio_modules",
+        "LD_LIBRARY_PATH": "/opt/mine",
+        "HOME": "/home/me",
+    }
+    assert without_bundle_paths(environ, BUNDLE) == {
+        "XDG_DATA_DIRS": "/usr/share",
+        "LD_LIBRARY_PATH": "/opt/mine",
+        "HOME": "/home/me",
+    }
