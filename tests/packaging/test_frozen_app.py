@@ -104,8 +104,9 @@ def user_env(sim: UpstreamSimulator, tmp_path: Path) -> dict[str, str]:
         PATH=os.pathsep.join([str(bin_dir), env.get("PATH", "")]),
         LD_LIBRARY_PATH=USER_LIBRARY_PATH,
     )
-    env.pop("DISPLAY", None)
-    env.pop("WAYLAND_DISPLAY", None)
+    # No screen; and not the tray tests' dummy pystray backend, whose run() hangs.
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "PYSTRAY_BACKEND"):
+        env.pop(name, None)
     return env
 
 
