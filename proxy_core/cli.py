@@ -17,6 +17,7 @@ from proxy_core.backend.environment import (
     set_for_clients,
 )
 from proxy_core.config import ConfigError, Settings, check_exposure, load_settings
+from proxy_core.frozen import prepare_environment
 from proxy_core.log import configure_logging
 from proxy_core.server import PortInUseError, serve_until_signalled
 from proxy_core.version import __version__
@@ -75,6 +76,7 @@ def _without_credentials(url: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    prepare_environment()
     removed = drop_parent_session_variables(os.environ)
     try:
         settings = load_settings(

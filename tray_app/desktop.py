@@ -1,4 +1,8 @@
-"""Small desktop services the tray needs: clipboard, opening a folder, one instance only."""
+"""Small desktop services the tray needs: clipboard, opening a folder, one instance only.
+
+The programs started here get ``child_env()``: in a built app, the environment
+without the paths that point into the app (its libraries, its GTK modules).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import IO
 
+from proxy_core.frozen import child_env
+
 # Clipboard writers by platform, first available wins.
 _CLIPBOARD_COMMANDS = (
     ["pbcopy"],
@@ -17,17 +23,6 @@ _CLIPBOARD_COMMANDS = (
     ["xclip", "-selection", "clipboard"],
     ["xsel", "--clipboard", "--input"],
 )
-
-
-def _child_env() -> dict[str, str]:
-    # A frozen app sets LD_LIBRARY_PATH for itself; programs it starts need the original.
-    env = dict(os.environ)
-    original = env.pop("LD_LIBRARY_PATH_ORIG", None)
-    if getattr(sys, "frozen", False):
-        env.pop("LD_LIBRARY_PATH", None)
-        if original:
-            env["LD_LIBRARY_PATH"] = original
-    return env
 
 
 def copy_to_clipboard(text: str) -> None:
@@ -40,7 +35,7 @@ def copy_to_clipboard(text: str) -> None:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 check=True,
-                env=_child_env(),
+                env=child_env(),
                 timeout=10,
             )
             return
@@ -52,7 +47,7 @@ def open_path(path: str) -> None:
         os.startfile(path)  # type: ignore[attr-defined]
         return
     opener = "open" if sys.platform == "darwin" else "xdg-open"
-    subprocess.Popen([opener, path], env=_child_env(), start_new_session=True)
+    subprocess.Popen([opener, path], env=child_env(), start_new_session=True)
 
 
 class SingleInstance:
@@ -104,7 +99,7 @@ def open_login_terminal(cli: str) -> bool:
             return False
         launcher = [terminal, "-e", cli, "/login"]
     try:
-        subprocess.Popen(launcher, env=_child_env(), start_new_session=True)
+        subprocess.Popen(launcher, env=child_env(), start_new_session=True)
     except OSError:
         return False
     return True

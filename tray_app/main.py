@@ -23,6 +23,7 @@ from proxy_core.config import (
     user_data_dir,
     user_log_dir,
 )
+from proxy_core.frozen import prepare_environment
 from proxy_core.log import configure_logging
 from proxy_core.version import __version__
 
@@ -56,6 +57,7 @@ def _headless_argv(args: argparse.Namespace) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    prepare_environment()  # before anything starts a child process
     if args.headless:
         return headless.main(_headless_argv(args))
     from tray_app.desktop import SingleInstance

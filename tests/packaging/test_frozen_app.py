@@ -1,0 +1,235 @@
+"""The real app built by ``packaging/build.py`` and run as a user runs it.
+
+One PyInstaller build per session (about 40 s on two cores), into a temporary
+folder. The chain is real except its far end: anthropic SDK -> the frozen
+executable -> its bundled claude-agent-sdk -> the user's ``claude`` (found on
+PATH, as the default build ships no CLI) -> upstream simulator.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import claude_agent_sdk
+import psutil
+import pytest
+
+from proxy_core.testing.upstream_simulator import Text, ToolCalls, UpstreamSimulator
+from proxy_core.version import __version__
+from tests.api.test_entrypoint import free_port
+from tests.conftest import anthropic_client
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = "claude-sonnet-4-6"
+HI = [{"role": "user", "content": "hi"}]
+USER_LIBRARY_PATH = "/opt/the-users-own-libs"
+BUILD_TIMEOUT_S = 600
+
+pytestmark = [
+    pytest.mark.frozen,
+    pytest.mark.timeout(BUILD_TIMEOUT_S + 120),
+    pytest.mark.skipif(
+        importlib.util.find_spec("PyInstaller") is None,
+        reason="PyInstaller is not installed (the test extra has it: pip install -e .[test])",
+    ),
+    pytest.mark.skipif(
+        sys.platform == "linux" and shutil.which("objdump") is None,
+        reason="PyInstaller needs objdump on Linux (Debian package binutils; .ci/run installs it)",
+    ),
+]
+
+
+def load_build_script() -> ModuleType:
+    # Loaded by path: `import packaging` would find the PyPI library of that name.
+    spec = importlib.util.spec_from_file_location("build_script", ROOT / "packaging" / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class FrozenApp:
+    executable: Path
+    folder: Path
+
+
+@pytest.fixture(scope="session")
+def frozen_app(tmp_path_factory: pytest.TempPathFactory) -> FrozenApp:
+    out = tmp_path_factory.mktemp("frozen")
+    build = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "packaging" / "build.py"),
+            "--dist",
+            str(out / "dist"),
+            "--work",
+            str(out / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT_S,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    executable = load_build_script().built_executable(out / "dist", onefile=False)
+    return FrozenApp(executable=executable, folder=executable.parent)
+
+
+@pytest.fixture
+def user_env(sim: UpstreamSimulator, tmp_path: Path) -> dict[str, str]:
+    """A user's environment: their own HOME and XDG folders, ``claude`` on PATH, their own
+    LD_LIBRARY_PATH, and the simulator as the CLI's upstream (inherited from os.environ)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    installed_cli = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
+    (bin_dir / "claude").symlink_to(installed_cli)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_PROXY_")}
+    env.update(
+        HOME=str(tmp_path / "home"),
+        XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
+        XDG_DATA_HOME=str(tmp_path / "xdg-data"),
+        XDG_STATE_HOME=str(tmp_path / "xdg-state"),
+        PATH=os.pathsep.join([str(bin_dir), env.get("PATH", "")]),
+        LD_LIBRARY_PATH=USER_LIBRARY_PATH,
+    )
+    # No screen; and not the tray tests' dummy pystray backend, whose run() hangs.
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "PYSTRAY_BACKEND"):
+        env.pop(name, None)
+    return env
+
+
+def wait_for_health(base_url: str, process: subprocess.Popen[str]) -> dict[str, object]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the app exited: {process.communicate()}")
+        try:
+            with urllib.request.urlopen(base_url + "/health", timeout=5) as response:
+                return dict(json.loads(response.read()))
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("the app did not come up")
+
+
+@pytest.fixture
+def run_app() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
+
+
+def start(
+    run_app: list[subprocess.Popen[str]], app: FrozenApp, env: dict[str, str], *args: str
+) -> subprocess.Popen[str]:
+    cwd = Path(env["HOME"]) / "somewhere"  # as from a desktop: not the app's folder
+    cwd.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [str(app.executable), *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    run_app.append(process)
+    return process
+
+
+def files_under(folder: Path) -> set[Path]:
+    return {path.relative_to(folder) for path in folder.rglob("*")}
+
+
+def test_the_app_reports_its_version_and_ships_no_cli(frozen_app: FrozenApp) -> None:
+    result = subprocess.run(
+        [str(frozen_app.executable), "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and f"claude-sdk-proxy {__version__}" in result.stdout
+    shipped = {str(path).replace(os.sep, "/") for path in files_under(frozen_app.folder)}
+    assert not [path for path in shipped if "claude_agent_sdk/_bundled" in path]
+
+
+def test_headless_app_answers_through_the_users_claude(
+    frozen_app: FrozenApp,
+    user_env: dict[str, str],
+    run_app: list[subprocess.Popen[str]],
+    sim: UpstreamSimulator,
+) -> None:
+    app_files = files_under(frozen_app.folder)
+    port = free_port()
+    process = start(run_app, frozen_app, user_env, "--headless", "-p", str(port))
+    base_url = f"http://127.0.0.1:{port}"
+    health = wait_for_health(base_url, process)
+    cli = health["cli"]
+    assert isinstance(cli, dict)
+    assert cli["path"] == str(Path(user_env["PATH"].split(os.pathsep)[0]) / "claude")
+
+    client = anthropic_client(base_url)
+    sim.enqueue(Text("from the frozen app", chunks=3, delay_between_chunks=0.3))
+    with client.messages.stream(model=MODEL, max_tokens=50, messages=HI) as stream:
+        assert next(iter(stream)).type == "message_start"
+        clis = [
+            child
+            for child in psutil.Process(process.pid).children(recursive=True)
+            if "stream-json" in child.cmdline()
+        ]
+        assert clis, "the request should be running in a CLI"
+        cli_env = clis[0].environ()
+        text = stream.get_final_text()
+    assert text == "from the frozen app"
+    # The CLI got the user's library path, not the one the bootloader set for the app.
+    assert cli_env.get("LD_LIBRARY_PATH") == USER_LIBRARY_PATH
+    assert "LD_LIBRARY_PATH_ORIG" not in cli_env
+
+    # Caller tools run through the SDK's in-process MCP server: its code is in the build too.
+    sim.enqueue(ToolCalls(calls=(("get_weather", {"city": "Paris"}),)))
+    reply = client.messages.create(
+        model=MODEL,
+        max_tokens=50,
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=[
+            {
+                "name": "get_weather",
+                "description": "Current weather for a city",
+                "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+            }
+        ],
+    )
+    assert [(block.type, getattr(block, "name", None)) for block in reply.content] == [
+        ("tool_use", "get_weather")
+    ]
+    assert len(sim.message_calls()) == 2
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(15) == 0
+    # Its state went to the user's data folder, nothing next to the executable.
+    assert (Path(user_env["XDG_DATA_HOME"]) / "claude-sdk-proxy" / "cli-workdir").is_dir()
+    assert files_under(frozen_app.folder) == app_files
+
+
+def test_without_a_display_the_tray_app_serves_headless_and_logs_to_the_user_log_folder(
+    frozen_app: FrozenApp, user_env: dict[str, str], run_app: list[subprocess.Popen[str]]
+) -> None:
+    port = free_port()
+    process = start(run_app, frozen_app, user_env, "-p", str(port))
+    health = wait_for_health(f"http://127.0.0.1:{port}", process)
+    assert health["status"] == "ok"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=15)
+    assert "running headless" in stderr
+    log_file = Path(user_env["XDG_STATE_HOME"]) / "claude-sdk-proxy" / "log" / "tray.log"
+    assert "serving without one" in log_file.read_text(encoding="utf-8")
