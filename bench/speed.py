@@ -60,14 +60,14 @@ WEATHER: dict[str, Any] = {
     },
 }
 KINDS = ("plain", "stream", "tool")
+HAS_WARM_POOL = "warm_pool" in Settings.__dataclass_fields__
 PATHS = {
     "simulator": "simulator itself (direct HTTP)",
     "sdk": "(a) SDK called directly",
     "cold": "(b) proxy, cold (warm_pool=0)",
-    "warm": "(c) proxy, warm pool (warm_pool=2)",
+    "warm": "(c) proxy, warm pool (warm_pool=2)" if HAS_WARM_POOL else "(c) proxy, NO warm pool",
     "continued": "(d) continued conversation",
 }
-HAS_WARM_POOL = "warm_pool" in Settings.__dataclass_fields__
 WARM_POOL = 2
 WARM_SETTLE_S = 1.5  # a pooled CLI needs about this long to spawn and be ready
 SETTLE_STEP_S, QUIET_CPU_S, SETTLE_TIMEOUT_S = 0.25, 0.02, 20.0
@@ -78,6 +78,12 @@ MB = 1_000_000
 TARGET_WARM_MS, TARGET_CONTINUED_MS, TARGET_TRAY_MB = 100.0, 50.0, 80.0
 LISTENING = re.compile(r"listening at (http://\S+)")
 _numbers = itertools.count(1)
+_began = time.monotonic()
+
+
+def progress(message: str) -> None:
+    """Where the run is, on stderr: the table alone goes to stdout."""
+    print(f"[{time.monotonic() - _began:5.0f} s] {message}", file=sys.stderr, flush=True)
 
 
 # -- requests -------------------------------------------------------------------------------------
@@ -102,11 +108,17 @@ def request_body(kind: str, text: str) -> dict[str, Any]:
 
 
 class BenchSimulator(UpstreamSimulator):
-    """Answers a request that offers the bench's tool with a call to it, any other with text."""
+    """Answers a request that offers the bench's tool with a call to it, any other with text,
+    and notes when each call arrived (it answers at once, so that is also its first byte)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrivals: list[float] = []
 
     async def _answer_messages(
         self, request: web.Request, record: RecordedRequest, body: dict[str, Any]
     ) -> web.StreamResponse:
+        self.arrivals.append(time.perf_counter())
         if any(tool.get("name") == WEATHER["name"] for tool in body.get("tools") or []):
             # Taken by the call below before it first awaits, so concurrent requests can't swap it.
             self.enqueue(ToolCalls(calls=((WEATHER["name"], {"city": "Paris"}),)))
@@ -121,6 +133,22 @@ class Sample:
     error: str | None = None
     # The proxy committed the stream with its own message_start before the upstream's came.
     early_start: bool = False
+    started: float = 0.0  # time.perf_counter() when the request was sent
+    upstream_ms: float = 0.0  # when the upstream call arrived, from the start
+
+    @property
+    def relay_ms(self) -> float:
+        """From the upstream's first byte to the client's: what the CLI, SDK and proxy add."""
+        return self.ttfb_ms - self.upstream_ms
+
+    def note_upstream(self, arrivals: list[float]) -> Sample:
+        """Pair this request with the upstream call it caused: the last to arrive, if it did so
+        after the request started (requests run one at a time)."""
+        if arrivals and arrivals[-1] > self.started:
+            self.upstream_ms = (arrivals[-1] - self.started) * 1000
+        else:
+            self.error = self.error or "no upstream call arrived for this request"
+        return self
 
     def check(self, what: str) -> Sample:
         if self.error is not None:
@@ -146,7 +174,7 @@ async def post(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -
     except (aiohttp.ClientError, TimeoutError) as error:
         return Sample(error=f"{type(error).__name__}: {error}")
     data = b"".join(chunks)
-    sample = Sample(first or since_ms(start), since_ms(start), data)
+    sample = Sample(first or since_ms(start), since_ms(start), data, started=start)
     if status != 200:
         sample.error = f"HTTP {status}: {data[:300]!r}"
     elif body.get("stream"):
@@ -188,7 +216,7 @@ async def sdk_post(backend: ClaudeSDKBackend, body: dict[str, Any]) -> Sample:
         await client.disconnect()
     if "message_start" not in marks or "message_stop" not in marks:
         return Sample(error=f"the SDK stream ended early: {sorted(marks)}")
-    return Sample(marks["message_start"], marks["message_stop"])
+    return Sample(marks["message_start"], marks["message_stop"], started=start)
 
 
 async def continued(
@@ -515,7 +543,7 @@ Timings = defaultdict[str, defaultdict[str, list[Sample]]]
 
 async def sequential(
     runs: int,
-    sim_url: str,
+    sim: SimulatorThread,
     backend: ClaudeSDKBackend,
     cold: ProxyProcess,
     warm: ProxyProcess,
@@ -523,29 +551,38 @@ async def sequential(
 ) -> tuple[Timings, int]:
     """Each kind through each path in turn. Round 0 is not counted: it warms the page cache and
     the connections, and gives the warm pool its first sight of each request shape."""
+    assert isinstance(sim.simulator, BenchSimulator)
+    arrivals = sim.simulator.arrivals
     timings: Timings = defaultdict(lambda: defaultdict(list))
     reused = 0
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+
+        async def through(path: str, kind: str, base_url: str, counted: bool) -> None:
+            body = request_body(kind, fresh_text(kind))
+            if path == "sdk":
+                sample = await sdk_post(backend, body)
+            elif path == "continued":
+                sample, kept = await continued(session, base_url, kind)
+                nonlocal reused
+                reused += counted and kept
+            else:
+                sample = await post(session, f"{base_url}/v1/messages", body)
+            sample.note_upstream(arrivals).check(f"{PATHS[path]}, {kind}")
+            if counted:
+                timings[path][kind].append(sample)
+
         for round_ in range(runs + 1):
+            counted = round_ > 0
+            progress(f"sequential round {round_} of {runs}" + ("" if counted else " (warm-up)"))
             for kind in KINDS:
-                samples: dict[str, Sample] = {}
-                body = request_body(kind, fresh_text(kind))
-                samples["simulator"] = await post(session, f"{sim_url}/v1/messages", body)
-                samples["sdk"] = await sdk_post(backend, request_body(kind, fresh_text(kind)))
+                await through("simulator", kind, sim.base_url, counted)
+                await through("sdk", kind, "", counted)
                 await settle(roots)
-                for proxy in (cold, warm):
-                    body = request_body(kind, fresh_text(kind))
-                    samples[proxy.name] = await post(session, f"{proxy.url}/v1/messages", body)
+                for path, proxy in (("cold", cold), ("warm", warm), ("continued", warm)):
+                    await through(path, kind, proxy.url, counted)
                     await end_sessions(session, proxy.url)
+                    # The warm pool refills after a request of the same shape.
                     await settle(roots, WARM_SETTLE_S if proxy is warm else 0.0)
-                samples["continued"], kept = await continued(session, warm.url, kind)
-                await end_sessions(session, warm.url)
-                await settle(roots, WARM_SETTLE_S)
-                for path, sample in samples.items():
-                    sample.check(f"{PATHS[path]}, {kind}")
-                    if round_:
-                        timings[path][kind].append(sample)
-                reused += bool(round_ and kept)
     return timings, reused
 
 
@@ -606,6 +643,7 @@ async def run(args: argparse.Namespace, sim: SimulatorThread, root: Path) -> Res
     memory: list[tuple[str, str]] = []
     loads: list[Load] = []
     try:
+        progress("starting the proxies")
         cold.start()
         warm.start()
         assert cold.process is not None and warm.process is not None
@@ -616,7 +654,7 @@ async def run(args: argparse.Namespace, sim: SimulatorThread, root: Path) -> Res
             ("its CLI processes, idle after start", clis(warm.process)),
         ]
         backend = ClaudeSDKBackend(Settings(port=0, data_dir=root / "sdk"))
-        timings, reused = await sequential(args.runs, sim.base_url, backend, cold, warm, roots)
+        timings, reused = await sequential(args.runs, sim, backend, cold, warm, roots)
         memory += [
             ("proxy process (c), idle after the sequential runs", own_rss(warm.process)),
             ("its CLI processes then (warm pool)", clis(warm.process)),
@@ -625,6 +663,7 @@ async def run(args: argparse.Namespace, sim: SimulatorThread, root: Path) -> Res
         roots.remove(cold.process)
         async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
             for clients in CLIENT_COUNTS:
+                progress(f"{clients} concurrent clients")
                 sampler = MemorySampler(warm.process)
                 sampler.start()
                 loads.append(await concurrent(warm.url, clients, args.clients_requests))
@@ -644,6 +683,7 @@ async def run(args: argparse.Namespace, sim: SimulatorThread, root: Path) -> Res
         ]
     finally:
         left += cold.stop() + warm.stop()
+    progress("tray app, idle")
     tray = await tray_idle(root, idle_s=2.0)
     _, alive = psutil.wait_procs(psutil.Process().children(recursive=True), timeout=3)
     for process in live(alive):
@@ -674,18 +714,24 @@ def figures(samples: list[Sample]) -> str:
 
 
 def sequential_lines(timings: Timings, runs: int) -> list[str]:
-    head = f"{'Sequential requests (ms), ' + str(runs) + ' runs':<44}{'kind':<7}"
-    lines = [head + "".join(f"{h:>10}" for h in ("TTFB p50", "p95", "total p50", "p95", "+sim"))]
+    columns = ("TTFB p50", "p95", "total p50", "p95", "+sim", "upstream", "relay")
+    head = f"{f'Sequential requests (ms), {runs} runs':<38}{'kind':<7}"
+    lines = [head + "".join(f"{column:>10}" for column in columns)]
     for path, label in PATHS.items():
         for kind in KINDS:
             samples = timings[path][kind]
-            extra = p50(samples) - p50(timings["simulator"][kind])
-            tail = f"{extra:>+10.1f}" if path != "simulator" else f"{'':>10}"
-            lines.append(f"{label if kind == 'plain' else '':<44}{kind:<7}{figures(samples)}{tail}")
-    lines.append(
-        "TTFB: first body byte (SDK: its message_start); total: last byte (SDK: message_stop);"
-    )
-    lines.append("+sim: TTFB p50 minus the simulator's own TTFB p50 for the same kind")
+            tail = f"{'':>10}" * 3
+            if path != "simulator":
+                extra = p50(samples) - p50(timings["simulator"][kind])
+                upstream, relay = p50(samples, "upstream_ms"), p50(samples, "relay_ms")
+                tail = f"{extra:>+10.1f}{upstream:>10.1f}{relay:>10.1f}"
+            lines.append(f"{label if kind == 'plain' else '':<38}{kind:<7}{figures(samples)}{tail}")
+    lines += [
+        "TTFB: first body byte (SDK: its message_start event); total: last byte (message_stop)",
+        "+sim: TTFB p50 minus the simulator's own TTFB p50 for the same kind",
+        "upstream: when the simulator got the call; relay: TTFB minus that (p50 of each request's)",
+        "plain: non-streaming; stream: streaming text; tool: streaming, answered with a tool call",
+    ]
     return lines
 
 
@@ -768,6 +814,10 @@ def target_lines(results: Results, runs: int) -> list[str]:
 
 def report(results: Results, args: argparse.Namespace, elapsed_s: float) -> str:
     pool = "present" if HAS_WARM_POOL else "MISSING (no warm pool on this branch)"
+    # Per round and kind: simulator, SDK, cold, warm, and a continued conversation's two turns.
+    expected_calls = (args.runs + 1) * len(KINDS) * 6 + sum(
+        sample.error is None for load in results.loads for sample in load.samples
+    )
     lines = [
         f"claude-sdk-proxy speed: upstream simulator, {os.cpu_count()} CPUs, model {MODEL}, "
         f"{elapsed_s:.0f} s; Settings.warm_pool {pool}",
@@ -785,7 +835,10 @@ def report(results: Results, args: argparse.Namespace, elapsed_s: float) -> str:
         "",
         "Targets",
         *target_lines(results, args.runs),
-        f"upstream /v1/messages calls: {results.upstream_calls}",
+        f"upstream /v1/messages calls: {results.upstream_calls} (expected {expected_calls}: one"
+        " per request that reached it)",
+        f"settling between requests: {SETTLING.waits} waits, {SETTLING.seconds:.0f} s in all, "
+        f"{SETTLING.timeouts} timed out",
         f"CLI processes left after the run: {len(results.left)}",
     ]
     return "\n".join(lines)
