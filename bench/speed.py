@@ -182,7 +182,10 @@ async def post(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -
             sample.error = f"the stream failed or was cut short: {data[-300:]!r}"
         first_frame = data.split(b"\n\n", 1)[0]
         sample.early_start = b"message_start" in first_frame and b'"msg_sim_' not in first_frame
-    elif json.loads(data).get("type") != "message":
+    else:
+        with contextlib.suppress(ValueError):
+            if json.loads(data).get("type") == "message":
+                return sample
         sample.error = f"not a message: {data[:300]!r}"
     return sample
 
@@ -342,6 +345,7 @@ def launch(command: list[str], env: dict[str, str], log_path: Path) -> subproces
 
 def stop_tree(popen: subprocess.Popen[bytes], wait_s: float = 30.0) -> list[psutil.Process]:
     """Terminate a process as a user would and return the descendants that outlived it."""
+    tree: list[psutil.Process] = []
     with contextlib.suppress(psutil.Error):
         tree = descendants(psutil.Process(popen.pid))
     popen.terminate()
@@ -452,7 +456,7 @@ def helper(helpers: contextlib.ExitStack, command: list[str], **options: Any) ->
 def desktop(helpers: contextlib.ExitStack) -> dict[str, str] | None:
     """This desktop, or else a virtual screen with a tray host, a session bus and a notification
     daemon: the tray app then loads what it loads on a desktop."""
-    if os.environ.get("DISPLAY"):
+    if os.environ.get("DISPLAY") or sys.platform != "linux":
         return {}
     xvfb, dbus = shutil.which("Xvfb"), shutil.which("dbus-daemon")
     if xvfb is None or dbus is None:
@@ -715,7 +719,7 @@ def figures(samples: list[Sample]) -> str:
 
 def sequential_lines(timings: Timings, runs: int) -> list[str]:
     columns = ("TTFB p50", "p95", "total p50", "p95", "+sim", "upstream", "relay")
-    head = f"{f'Sequential requests (ms), {runs} runs':<38}{'kind':<7}"
+    head = f"{f'Sequential requests (ms), runs: {runs}':<38}{'kind':<7}"
     lines = [head + "".join(f"{column:>10}" for column in columns)]
     for path, label in PATHS.items():
         for kind in KINDS:
@@ -737,7 +741,7 @@ def sequential_lines(timings: Timings, runs: int) -> list[str]:
 
 def load_lines(loads: list[Load]) -> list[str]:
     names = ("requests", "failed", "early", "req/s", "TTFB p50", "p95", "total p50", "p95")
-    lines = [f"{'Concurrent streaming requests (ms)':<36}" + "".join(f"{n:>10}" for n in names)]
+    lines = [f"{'Concurrent clients, streaming (ms)':<36}" + "".join(f"{n:>10}" for n in names)]
     for load in loads:
         good = [sample for sample in load.samples if sample.error is None]
         failed = len(load.samples) - len(good)
@@ -745,7 +749,7 @@ def load_lines(loads: list[Load]) -> list[str]:
         rate = len(load.samples) / load.wall_s
         counts = f"{len(load.samples):>10}{failed:>10}{early:>10}{rate:>10.2f}"
         timing = figures(good) if good else f"{'-':>10}" * 4
-        lines.append(f"{f'{load.clients} clients':<36}{counts}{timing}")
+        lines.append(f"{f'{load.clients} at once':<36}{counts}{timing}")
     lines.append(
         "each client its own connection, requests one after another, each a new conversation;"
     )
