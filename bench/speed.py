@@ -362,6 +362,19 @@ def stop_tree(popen: subprocess.Popen[bytes], wait_s: float = 30.0) -> list[psut
     return left
 
 
+def strays(root: Path) -> list[psutil.Process]:
+    """Processes still running in a directory under ``root``, as every CLI the bench caused does
+    (its cwd is the proxy's private work dir): these outlived their parent. They are ended."""
+    found = []
+    for process in psutil.process_iter(["cwd"]):
+        cwd = process.info.get("cwd")
+        if cwd and Path(cwd).is_relative_to(root) and live([process]):
+            found.append(process)
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+    return found
+
+
 class ProxyProcess:
     """``python -m proxy_core`` in a process of its own, set up through its own config file."""
 
@@ -694,6 +707,8 @@ async def run(args: argparse.Namespace, sim: SimulatorThread, root: Path) -> Res
         with contextlib.suppress(psutil.Error):
             process.kill()
     left += live(alive) + tray.left
+    counted = {process.pid for process in left}
+    left += [process for process in strays(root) if process.pid not in counted]
     calls = len(sim.simulator.message_calls())
     return Results(timings, reused, loads, memory, tray, left, calls)
 
