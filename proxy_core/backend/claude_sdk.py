@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 from claude_agent_sdk import ClaudeAgentOptions
@@ -46,8 +46,12 @@ class ClaudeSDKBackend:
         self.conversations = ConversationStore(settings.conversations)
         self._orphans = OrphanGuard(settings.data_dir / "cli-processes")
         self._orphans.reap()
+        self._requests_running = 0
         self.pool = WarmPool(
-            settings.warm_pool, self._new_session, ttl_s=settings.conversation_ttl_s
+            settings.warm_pool,
+            self._new_session,
+            ttl_s=settings.conversation_ttl_s,
+            quiet=lambda: self._requests_running == 0,
         )
 
     def options_for(self, request: BackendRequest) -> ClaudeAgentOptions:
@@ -75,6 +79,16 @@ class ClaudeSDKBackend:
         return session
 
     async def stream(self, request: BackendRequest) -> AsyncIterator[StreamEventData]:
+        self._requests_running += 1  # spares start only when none runs (see warm_pool)
+        try:
+            # Closed here and now when the client leaves, so the turn's cleanup runs at once.
+            async with contextlib.aclosing(self._serve(request)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self._requests_running -= 1
+
+    async def _serve(self, request: BackendRequest) -> AsyncGenerator[StreamEventData, None]:
         if request.agent:
             async for event in self._agent_run(request):
                 yield event

@@ -11,6 +11,10 @@ cannot be emptied without leaving traces in the next turn). The pool holds at mo
 ``size`` spares in all and one per key, evicting the key used least recently; spares
 expire after ``ttl_s`` (their environment context, the date among it, was read at spawn),
 and none is started when the machine is short of memory or a start just failed.
+
+A start costs about 0.4 CPU-seconds. Begun while a turn runs, it slows that turn (a
+client's quick follow-up, an agent's next tool round) on a small machine, so spares
+are started only once no turn has run for ``quiet_s``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ log = logging.getLogger(__name__)
 MIN_AVAILABLE_BYTES = 1 << 30
 # After a failed start (CLI missing, broken login), wait this long before trying again.
 FAILURE_BACKOFF_S = 30.0
+# How long no turn must have run before a spare starts.
+QUIET_S = 0.3
 
 Spawner = Callable[[ClaudeAgentOptions], Awaitable[CLISession]]
 
@@ -44,12 +50,19 @@ class WarmPool:
         spawn: Spawner,
         *,
         ttl_s: float,
+        quiet: Callable[[], bool] = lambda: True,
+        quiet_s: float = QUIET_S,
         available_memory: Callable[[], int] = lambda: psutil.virtual_memory().available,
     ) -> None:
         self._size = size
         self._spawn = spawn
         self._ttl_s = ttl_s
+        self._quiet = quiet
+        self._quiet_s = quiet_s
         self._available_memory = available_memory
+        # Keys wanting a spare, with how to make its options, until the machine is quiet.
+        self._wanted: OrderedDict[str, Callable[[], ClaudeAgentOptions]] = OrderedDict()
+        self._waiting: asyncio.TimerHandle | None = None
         # key -> its spare, ready or starting; oldest use first, so eviction takes the front.
         self._spares: OrderedDict[str, _Spare] = OrderedDict()
         self._failed_at = -FAILURE_BACKOFF_S
@@ -70,9 +83,28 @@ class WarmPool:
         return None if session.closing else session
 
     def refill(self, key: str, options: Callable[[], ClaudeAgentOptions]) -> None:
-        """Start a spare for ``key`` in the background, unless it has one or may not."""
+        """Start a spare for ``key`` once no turn runs, unless it has one or may not."""
         if self._size <= 0 or self._closed:
             return  # closed: a request wound down by the shutdown must not start a CLI
+        self._wanted[key] = options
+        self._wanted.move_to_end(key)
+        self._wait_for_quiet()
+
+    def _wait_for_quiet(self) -> None:
+        if self._waiting is not None:
+            self._waiting.cancel()  # a turn just ended: the quiet period starts again
+        self._waiting = asyncio.get_running_loop().call_later(self._quiet_s, self._start_wanted)
+
+    def _start_wanted(self) -> None:
+        self._waiting = None
+        if not self._quiet():
+            self._wait_for_quiet()
+            return
+        while self._wanted:
+            key, options = self._wanted.popitem(last=False)
+            self._start_spare(key, options)
+
+    def _start_spare(self, key: str, options: Callable[[], ClaudeAgentOptions]) -> None:
         if key in self._spares:
             self._spares.move_to_end(key)
             return
@@ -124,6 +156,9 @@ class WarmPool:
     async def aclose(self) -> None:
         """End every spare, ready or starting, and wait for the starts to wind down."""
         self._closed = True
+        if self._waiting is not None:
+            self._waiting.cancel()
+        self._wanted.clear()
         spares = list(self._spares.values())
         self._spares.clear()
         for spare in spares:

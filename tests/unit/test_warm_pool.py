@@ -41,12 +41,13 @@ class Spawner:
 
 
 async def settled() -> None:
-    for _ in range(5):
+    for _ in range(10):
         await asyncio.sleep(0)
 
 
 def pool_of(size: int, spawn: Spawner, **options: Any) -> WarmPool:
-    return WarmPool(size, spawn, ttl_s=options.pop("ttl_s", 60.0), **options)
+    options = {"ttl_s": 60.0, "quiet_s": 0.0, **options}
+    return WarmPool(size, spawn, **options)
 
 
 async def test_a_spare_is_taken_once_and_only_by_its_key() -> None:
@@ -161,3 +162,19 @@ async def test_closing_ends_ready_and_starting_spares_and_refuses_new_ones() -> 
     pool.refill("c", lambda: None)
     await settled()
     assert len(spawn.started) == 1, "a request wound down at shutdown starts no CLI"
+
+
+async def test_spares_wait_until_no_request_has_run_for_a_while() -> None:
+    spawn = Spawner()
+    running = [1]
+    pool = pool_of(2, spawn, quiet=lambda: running[0] == 0, quiet_s=0.02)
+    pool.refill("a", lambda: None)
+    await asyncio.sleep(0.06)
+    assert spawn.started == [], "no start while a request runs: it would slow that request"
+    running[0] = 0
+    pool.refill("b", lambda: None)  # a request that just ended restarts the quiet period
+    await asyncio.sleep(0.01)
+    assert spawn.started == []
+    await asyncio.sleep(0.05)
+    assert len(spawn.started) == 2, "both wanted keys get their spare once it is quiet"
+    await pool.aclose()
