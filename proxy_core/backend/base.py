@@ -63,6 +63,10 @@ class Backend(Protocol):
         """Conversations kept for their next turn."""
         ...
 
+    def cli_counts(self) -> dict[str, int]:
+        """CLI processes held between requests: kept conversations and warm spares."""
+        ...
+
     def end_session(self, session_id: str) -> bool:
         """Forget a kept conversation; False when there is none with that id."""
         ...

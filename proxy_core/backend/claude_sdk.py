@@ -203,6 +203,9 @@ class ClaudeSDKBackend:
     def list_sessions(self) -> list[dict[str, Any]]:
         return self.conversations.describe()
 
+    def cli_counts(self) -> dict[str, int]:
+        return {"kept": len(self.conversations), "spares": len(self.pool)}
+
     def end_session(self, session_id: str) -> bool:
         return self.conversations.close(session_id)
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from proxy_core.backend.cli_status import read_cli_status
 from proxy_core.backend.environment import cli_overrides
-from proxy_core.http.keys import gate_key, settings_key, status_key
+from proxy_core.http.keys import backend_key, gate_key, settings_key, status_key
 from proxy_core.http.middleware import has_valid_key
 from proxy_core.version import __version__
 
@@ -83,6 +83,7 @@ async def health(request: web.Request) -> web.Response:
                 "queued": gate.queued,
                 "served": status.requests_served,
             },
+            "clis_waiting": app[backend_key].cli_counts(),
             "billing_warning": status.billing_warning.as_json() if status.billing_warning else None,
             "problems": problems,
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from typing import Any
 
 import anthropic
@@ -55,6 +56,8 @@ def test_a_new_conversation_gets_a_spare_that_knows_nothing_of_the_last_one(
     wait_for_spares(proxy, 1)
     spare = {p.pid for p in cli_processes()} - parked_pids(proxy)
     assert len(spare) == 1, "Ada's conversation is kept and one spare waits"
+    with urllib.request.urlopen(f"{proxy.base_url}/health", timeout=5) as response:
+        assert json.loads(response.read())["clis_waiting"] == {"kept": 1, "spares": 1}
 
     second = ask(client, "My name is Bob.")
 
