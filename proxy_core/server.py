@@ -22,7 +22,7 @@ from enum import Enum
 from aiohttp import web
 
 from proxy_core.backend.base import Backend
-from proxy_core.backend.claude_sdk import ClaudeSDKBackend
+from proxy_core.backend.deferred import DeferredBackend
 from proxy_core.config import Settings, check_exposure
 from proxy_core.http.app import create_app
 from proxy_core.http.keys import settings_key
@@ -49,7 +49,7 @@ BackendFactory = Callable[[Settings], Backend]
 
 
 def _default_backend(settings: Settings) -> Backend:
-    return ClaudeSDKBackend(settings)
+    return DeferredBackend(settings)
 
 
 def bind(settings: Settings) -> tuple[socket.socket, Settings]:
@@ -190,7 +190,7 @@ class ProxyServer:
 async def serve_until_signalled(settings: Settings, on_ready: Callable[[str], None]) -> None:
     """The headless main loop: serve until SIGINT or SIGTERM, then shut down cleanly."""
     listener, settings = bind(settings)
-    backend = ClaudeSDKBackend(settings)
+    backend = DeferredBackend(settings)
     app = create_app(settings, backend)
     runner = await start_site(app, listener)
     stop = asyncio.Event()

@@ -17,6 +17,8 @@ import anthropic
 import psutil
 import pytest
 
+from proxy_core.backend.claude_sdk import ClaudeSDKBackend
+from proxy_core.backend.deferred import DeferredBackend
 from proxy_core.config import Settings
 from proxy_core.server import ProxyServer
 from proxy_core.testing.upstream_simulator import SimulatorThread, UpstreamSimulator
@@ -65,6 +67,15 @@ def wait_for_no_cli(timeout_s: float = 1.0) -> list[psutil.Process]:
 
 
 ProxyFactory = Callable[..., ProxyServer]
+
+
+def loaded_backend(proxy: ProxyServer) -> ClaudeSDKBackend:
+    """The proxy's Claude Code backend, once a request has loaded it."""
+    assert isinstance(proxy.backend, DeferredBackend)
+    assert isinstance(proxy.backend.loaded, ClaudeSDKBackend), "no request has loaded it yet"
+    return proxy.backend.loaded
+
+
 _open_clients: list[anthropic.Anthropic] = []
 
 

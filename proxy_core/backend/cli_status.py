@@ -7,14 +7,13 @@ JSON and exiting 0 when logged in, 1 when not.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import claude_agent_sdk
 
 STATUS_TIMEOUT_S = 10.0
 
@@ -44,11 +43,19 @@ def find_cli(configured: str | None) -> str | None:
     """The configured CLI, else the one bundled with claude-agent-sdk, else ``claude`` on PATH."""
     if configured:
         return configured if Path(configured).is_file() else None
-    bundled = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
+    bundled = _sdk_folder() / "_bundled" / "claude"
     for candidate in (bundled, bundled.with_suffix(".exe")):
         if candidate.is_file():
             return str(candidate)
     return shutil.which("claude")
+
+
+def _sdk_folder() -> Path:
+    """claude-agent-sdk's folder, found without importing it (that costs ~55 MB)."""
+    spec = importlib.util.find_spec("claude_agent_sdk")
+    if spec is None or not spec.submodule_search_locations:
+        return Path("/nonexistent")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 async def _run(path: str, *args: str, env: Mapping[str, str] | None) -> tuple[int, str]:

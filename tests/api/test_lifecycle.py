@@ -13,7 +13,7 @@ import anthropic
 
 from proxy_core.testing.upstream_simulator import Hang, StallAfterStart, Text, UpstreamSimulator
 from tests.api.test_errors import HI, MODEL
-from tests.conftest import anthropic_client, cli_processes, wait_for_no_cli
+from tests.conftest import anthropic_client, cli_processes, loaded_backend, wait_for_no_cli
 
 
 def _open_stream(base_url: str) -> http.client.HTTPConnection:
@@ -116,7 +116,7 @@ def test_many_requests_with_cancellations_leave_nothing_behind(
             history = [{"role": "user", "content": f"question {round_number}"}]
             assert client.messages.create(model=MODEL, max_tokens=8, messages=history).content
     # Cancelled requests leave nothing; finished conversations stay parked for their next turn.
-    parked = proxy.backend.conversations
+    parked = loaded_backend(proxy).conversations
     deadline = time.monotonic() + 1.5
     while len(cli_processes()) != len(parked) and time.monotonic() < deadline:
         time.sleep(0.02)

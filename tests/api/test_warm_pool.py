@@ -14,7 +14,7 @@ from proxy_core.backend.claude_sdk import ClaudeSDKBackend
 from proxy_core.server import ProxyServer
 from proxy_core.testing.upstream_simulator import Text, ToolCalls, UpstreamSimulator
 from tests.api.test_tools import WEATHER, without_reminders
-from tests.conftest import ProxyFactory, anthropic_client, cli_processes
+from tests.conftest import ProxyFactory, anthropic_client, cli_processes, loaded_backend
 
 MODEL = "claude-sonnet-4-6"
 
@@ -26,8 +26,7 @@ def ask(client: anthropic.Anthropic, text: str, **extra: Any) -> anthropic.types
 
 
 def backend_of(proxy: ProxyServer) -> ClaudeSDKBackend:
-    assert isinstance(proxy.backend, ClaudeSDKBackend)
-    return proxy.backend
+    return loaded_backend(proxy)
 
 
 def wait_for_spares(proxy: ProxyServer, count: int) -> None:
