@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -44,29 +44,23 @@ class ConfigError(ValueError):
 
 
 def user_config_dir(environ: Mapping[str, str] | None = None) -> Path:
-    environ = os.environ if environ is None else environ
-    override = environ.get("CLAUDE_PROXY_CONFIG_DIR")
-    return (
-        Path(override)
-        if override
-        else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
-    )
+    return _user_dir(environ, "CLAUDE_PROXY_CONFIG_DIR", platformdirs.user_config_dir)
 
 
 def user_data_dir(environ: Mapping[str, str] | None = None) -> Path:
-    environ = os.environ if environ is None else environ
-    override = environ.get("CLAUDE_PROXY_DATA_DIR")
-    return (
-        Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    )
+    return _user_dir(environ, "CLAUDE_PROXY_DATA_DIR", platformdirs.user_data_dir)
 
 
 def user_log_dir(environ: Mapping[str, str] | None = None) -> Path:
-    environ = os.environ if environ is None else environ
-    override = environ.get("CLAUDE_PROXY_LOG_DIR")
-    return (
-        Path(override) if override else Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
-    )
+    return _user_dir(environ, "CLAUDE_PROXY_LOG_DIR", platformdirs.user_log_dir)
+
+
+def _user_dir(
+    environ: Mapping[str, str] | None, variable: str, platform_dir: Callable[..., str]
+) -> Path:
+    override = (os.environ if environ is None else environ).get(variable)
+    # appauthor=False: on Windows the folder would otherwise be claude-sdk-proxy\claude-sdk-proxy.
+    return Path(override) if override else Path(platform_dir(APP_NAME, appauthor=False))
 
 
 @dataclass(frozen=True)
