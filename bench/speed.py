@@ -20,20 +20,20 @@ from pathlib import Path
 
 import aiohttp
 import psutil
-from speed_paths import TIMEOUT, BenchSimulator, end_sessions
+from speed_paths import KINDS, TIMEOUT, BenchSimulator, end_sessions
 from speed_phases import (
     CLIENT_COUNTS,
     WARM_POOL,
-    WARM_SETTLE_S,
     Load,
     concurrent,
     pool_config,
     progress,
     sequential,
+    spares_wanted,
 )
 from speed_processes import MB, MemorySampler, ProxyProcess, clis, live, own_rss, strays
 from speed_report import Results, report
-from speed_settle import settle
+from speed_settle import pool_ready, settle
 from speed_tray import tray_idle
 
 from proxy_core.backend.claude_sdk import ClaudeSDKBackend
@@ -76,7 +76,9 @@ async def run(args: argparse.Namespace, sim: SimulatorThread, root: Path) -> Res
                 sampler.done.set()
                 sampler.join()
                 await end_sessions(session, warm.url)
-                await settle(roots, WARM_SETTLE_S)
+                # The next load, and the idle memory, meet the pool full as in the sequential runs.
+                await pool_ready(session, warm.url, spares_wanted(KINDS))
+                await settle(roots)
         busiest = f"{CLIENT_COUNTS[-1]} clients"  # the sampler's peaks are from the last load
         memory += [
             (f"proxy process (c), peak with {busiest}", f"{sampler.peak_rss / MB:.1f}"),

@@ -19,6 +19,7 @@ from claude_agent_sdk import ClaudeSDKClient, ResultMessage, StreamEvent
 from proxy_core.anthropic_api.request import parse_messages_request
 from proxy_core.backend.claude_sdk import ClaudeSDKBackend
 from proxy_core.backend.history import history_frames
+from proxy_core.backend.options import spawn_key
 from proxy_core.testing.upstream_simulator import RecordedRequest, ToolCalls, UpstreamSimulator
 
 MODEL, MAX_TOKENS = "claude-sonnet-4-5", 64
@@ -54,6 +55,14 @@ def request_body(kind: str, text: str) -> dict[str, Any]:
     if kind == "tool":
         body["tools"] = [WEATHER]
     return body
+
+
+def spawn_key_of(kind: str) -> str:
+    """The key the proxy's warm pool keeps a spare of this kind under (plain and stream share
+    one: streaming is not fixed when a CLI starts)."""
+    body = request_body(kind, "spawn key")
+    request = parse_messages_request(body, default_model=MODEL, request_id="bench")
+    return spawn_key(request.backend_request)
 
 
 class BenchSimulator(UpstreamSimulator):

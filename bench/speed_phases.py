@@ -7,6 +7,7 @@ import asyncio
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +24,10 @@ from speed_paths import (
     post,
     request_body,
     sdk_post,
+    spawn_key_of,
 )
 from speed_processes import ProxyProcess
-from speed_settle import settle
+from speed_settle import pool_ready, settle
 
 from proxy_core.backend.claude_sdk import ClaudeSDKBackend
 from proxy_core.config import Settings
@@ -40,7 +42,6 @@ PATHS = {
     "continued": "(d) continued conversation",
 }
 WARM_POOL = 2
-WARM_SETTLE_S = 1.5  # a pooled CLI needs about this long to spawn and be ready
 CLIENT_COUNTS = (1, 4, 16)
 _began = time.monotonic()
 
@@ -54,6 +55,15 @@ def pool_config(size: int) -> dict[str, Any]:
     """The proxy's config file: the pool size only where Settings has the field, since the
     proxy refuses a config file with an unknown setting."""
     return {"warm_pool": size} if HAS_WARM_POOL else {}
+
+
+def spares_wanted(kinds: Iterable[str]) -> int:
+    """The spares the warm proxy's pool holds once full after requests of these kinds: it keeps
+    one per spawn key, up to its size. Counting any spare would not do: after a request takes
+    its key's spare, the other key's spare still counts while the taken one is restarting."""
+    if not HAS_WARM_POOL:
+        return 0
+    return min(WARM_POOL, len({spawn_key_of(kind) for kind in kinds}))
 
 
 Timings = defaultdict[str, defaultdict[str, list[Sample]]]
@@ -73,6 +83,7 @@ async def sequential(
     arrivals = sim.simulator.arrivals
     timings: Timings = defaultdict(lambda: defaultdict(list))
     reused = 0
+    warm_kinds: set[str] = set()  # the kinds the warm proxy has served, so its pool has seen
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
 
         async def through(path: str, kind: str, base_url: str, counted: bool) -> None:
@@ -97,10 +108,19 @@ async def sequential(
                 await through("sdk", kind, "", counted)
                 await settle(roots)
                 for path, proxy in (("cold", cold), ("warm", warm), ("continued", warm)):
+                    # Time the warm proxy only with its pool full, as its /health shows; if a
+                    # spare only now became ready, let its start wind down first.
+                    wanted = spares_wanted(warm_kinds) if proxy is warm else 0
+                    if await pool_ready(session, proxy.url, wanted):
+                        await settle(roots)
                     await through(path, kind, proxy.url, counted)
                     await end_sessions(session, proxy.url)
-                    # The warm pool refills after a request of the same shape.
-                    await settle(roots, WARM_SETTLE_S if proxy is warm else 0.0)
+                    if proxy is warm:
+                        # The pool refills after a request of the same shape: wait for that
+                        # spare too, so its start does not slow the next path's request.
+                        warm_kinds.add(kind)
+                        await pool_ready(session, warm.url, spares_wanted(warm_kinds))
+                    await settle(roots)
     return timings, reused
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import psutil
 from speed_paths import KINDS, MODEL, Sample
-from speed_phases import HAS_WARM_POOL, PATHS, Load, Timings
+from speed_phases import HAS_WARM_POOL, PATHS, WARM_POOL, Load, Timings
 from speed_processes import MB
 from speed_settle import SETTLING
 from speed_tray import TrayResult
@@ -147,6 +147,17 @@ def target_lines(results: Results, runs: int) -> list[str]:
     return lines
 
 
+def readiness_line() -> str:
+    if not HAS_WARM_POOL:
+        return "warm pool readiness: not checked, there is no warm pool"
+    return (
+        "warm pool readiness, read from the warm proxy's GET /health (clis_waiting.spares: one"
+        f" per spawn key it has served, at most {WARM_POOL}) before and after each of its"
+        f" requests: {SETTLING.ready_checks} checks, {SETTLING.ready_waited} waited,"
+        f" {SETTLING.ready_seconds:.0f} s in all, {SETTLING.ready_timeouts} timed out"
+    )
+
+
 def report(results: Results, args: argparse.Namespace, elapsed_s: float) -> str:
     pool = "present" if HAS_WARM_POOL else "MISSING (no warm pool on this branch)"
     # Per round and kind: simulator, SDK, cold, warm, and a continued conversation's two turns.
@@ -172,8 +183,10 @@ def report(results: Results, args: argparse.Namespace, elapsed_s: float) -> str:
         *target_lines(results, args.runs),
         f"upstream /v1/messages calls: {results.upstream_calls} (expected {expected_calls}: one"
         " per request that reached it)",
-        f"settling between requests: {SETTLING.waits} waits, {SETTLING.seconds:.0f} s in all, "
-        f"{SETTLING.timeouts} timed out",
+        f"settling between requests: {SETTLING.waits} waits for CPU quiet, "
+        f"{SETTLING.seconds:.0f} s in all; {SETTLING.timeouts} timed out "
+        f"({SETTLING.ready_timeouts} of them waiting for the warm pool)",
+        readiness_line(),
         f"CLI processes left after the run: {len(results.left)}",
     ]
     return "\n".join(lines)
