@@ -183,7 +183,8 @@ def test_a_restart_ends_the_clis_a_killed_proxy_left_behind(
     restarted = start_headless(headless_env, port)
     try:
         _, still_alive = psutil.wait_procs(clis, timeout=2)
-        assert still_alive == []
+        # The killed orphan is init's child now: when init reaps it is not the proxy's doing.
+        assert [p for p in still_alive if not _is_zombie(p)] == []
     finally:
         restarted.kill()
         restarted.communicate(timeout=10)
@@ -210,3 +211,10 @@ def test_a_shell_set_up_for_clients_does_not_turn_the_proxy_into_one(
         _, stderr = process.communicate(timeout=15)
     assert "points at this proxy" in stderr
     assert "ANTHROPIC_API_KEY is set" not in stderr
+
+
+def _is_zombie(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True  # reaped meanwhile

@@ -53,6 +53,9 @@ def test_the_tray_icon_docks_and_shows_the_running_state(
     try:
 
         def serving() -> bool:
+            if app.poll() is not None:
+                output, errors = app.communicate()
+                raise AssertionError(f"the tray app exited ({app.returncode}): {output}{errors}")
             try:
                 with urllib.request.urlopen(
                     f"http://127.0.0.1:{port}/health", timeout=2
@@ -61,7 +64,12 @@ def test_the_tray_icon_docks_and_shows_the_running_state(
             except OSError:
                 return False
 
-        wait_until(serving, 30, "the proxy inside the tray app")
+        try:
+            wait_until(serving, 30, "the proxy inside the tray app")
+        except AssertionError:
+            log = tmp_path / "logs" / "tray.log"
+            print(log.read_text() if log.exists() else "no tray.log")  # shown with the failure
+            raise
         wait_until(
             lambda: (
                 "Claude SDK Proxy"
