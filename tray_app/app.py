@@ -186,8 +186,10 @@ class TrayApp:
 
     def run(self) -> None:
         def setup(icon: Any) -> None:
-            icon.visible = True
+            # The proxy first: on pystray's X11 backend showing the icon waits for the icon's
+            # own loop through an X connection both threads use, and that wait can hang.
             self.dispatch("start")
+            icon.visible = True
 
         watching = self.watch_login()
         try:
