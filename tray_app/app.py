@@ -39,6 +39,11 @@ NO_MENU_HINT = (
 Prompt = Callable[[str, str], str | None]
 
 
+# pystray's X11 backend hands each update to the icon's loop over one X connection shared
+# with the calling thread, which is unsafe when two of our threads do so at once.
+_ui_lock = threading.Lock()
+
+
 def on_ui_thread(function: Callable[[], None]) -> None:
     """Run a pystray update where the platform allows it: AppKit only on the main thread."""
     if sys.platform == "darwin":
@@ -46,7 +51,8 @@ def on_ui_thread(function: Callable[[], None]) -> None:
 
         AppHelper.callAfter(function)
         return
-    function()  # the Windows and X11 backends accept updates from any thread
+    with _ui_lock:  # the other backends accept updates from any thread, one at a time
+        function()
 
 
 class TrayApp:
@@ -189,7 +195,9 @@ class TrayApp:
             # The proxy first: on pystray's X11 backend showing the icon waits for the icon's
             # own loop through an X connection both threads use, and that wait can hang.
             self.dispatch("start")
-            icon.visible = True
+            on_ui_thread(lambda: setattr(icon, "visible", True))
+            self._shown = None  # draw whatever state the start reached while hidden
+            on_ui_thread(self.refresh)
 
         watching = self.watch_login()
         try:
