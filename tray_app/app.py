@@ -192,12 +192,9 @@ class TrayApp:
 
     def run(self) -> None:
         def setup(icon: Any) -> None:
-            # The proxy first: on pystray's X11 backend showing the icon waits for the icon's
-            # own loop through an X connection both threads use, and that wait can hang.
+            # The proxy first: it must run even if the icon cannot be shown.
             self.dispatch("start")
             on_ui_thread(lambda: setattr(icon, "visible", True))
-            self._shown = None  # draw whatever state the start reached while hidden
-            on_ui_thread(self.refresh)
 
         watching = self.watch_login()
         try:

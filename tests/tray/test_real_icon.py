@@ -31,6 +31,20 @@ def test_the_tray_icon_docks_and_shows_the_running_state(
     sim,
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
+    colours = tray_colours_of_a_running_app(desktop, tmp_path / "first")
+    if TILE not in colours:
+        # pystray's X11 backend starts its setup thread before its loop can take that
+        # thread's messages, and now and then (~5 %) the icon never docks. That race is
+        # pystray's; one more start tells it from an icon of ours that never shows.
+        colours = tray_colours_of_a_running_app(desktop, tmp_path / "second")
+    assert TILE in colours, "the icon's tile is on screen"
+    assert PHASE_COLOURS[Phase.RUNNING] in colours, "the dot shows the running state"
+
+
+def tray_colours_of_a_running_app(
+    desktop: dict[str, str], tmp_path: Path
+) -> set[tuple[int, int, int]]:
+    """Start the tray app, screenshot its corner of the panel, end it with SIGTERM."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -86,8 +100,6 @@ def test_the_tray_icon_docks_and_shows_the_running_state(
         with Image.open(shot) as image:
             tray_area = image.convert("RGB").crop((600, 0, 800, 40))
             colours = {tray_area.getpixel((x, y)) for x in range(200) for y in range(40)}
-        assert TILE in colours, "the icon's tile is on screen"
-        assert PHASE_COLOURS[Phase.RUNNING] in colours, "the dot shows the running state"
     finally:
         app.send_signal(signal.SIGTERM)
         try:
@@ -96,3 +108,4 @@ def test_the_tray_icon_docks_and_shows_the_running_state(
             app.kill()
             app.communicate()
     assert app.returncode == 0, "SIGTERM ends the tray app cleanly"
+    return colours
