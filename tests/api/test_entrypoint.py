@@ -79,7 +79,7 @@ def test_port_in_use_is_reported_and_exits_1() -> None:
     assert f"port {port}" in result.stderr and "in use" in result.stderr
 
 
-def _wait_healthy(base_url: str, process: subprocess.Popen[str]) -> dict[str, object]:
+def wait_healthy(base_url: str, process: subprocess.Popen[str]) -> dict[str, object]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
@@ -99,7 +99,7 @@ def start_headless(env: dict[str, str], port: int) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    _wait_healthy(f"http://127.0.0.1:{port}", process)
+    wait_healthy(f"http://127.0.0.1:{port}", process)
     return process
 
 

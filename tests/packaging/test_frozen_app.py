@@ -9,14 +9,11 @@ PATH, as the default build ships no CLI) -> upstream simulator.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +25,7 @@ import pytest
 
 from proxy_core.testing.upstream_simulator import Text, ToolCalls, UpstreamSimulator
 from proxy_core.version import __version__
-from tests.api.test_entrypoint import free_port
+from tests.api.test_entrypoint import free_port, wait_healthy
 from tests.conftest import anthropic_client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,19 +107,6 @@ def user_env(sim: UpstreamSimulator, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def wait_for_health(base_url: str, process: subprocess.Popen[str]) -> dict[str, object]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the app exited: {process.communicate()}")
-        try:
-            with urllib.request.urlopen(base_url + "/health", timeout=5) as response:
-                return dict(json.loads(response.read()))
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("the app did not come up")
-
-
 @pytest.fixture
 def run_app() -> Iterator[list[subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
@@ -173,7 +157,7 @@ def test_headless_app_answers_through_the_users_claude(
     port = free_port()
     process = start(run_app, frozen_app, user_env, "--headless", "-p", str(port))
     base_url = f"http://127.0.0.1:{port}"
-    health = wait_for_health(base_url, process)
+    health = wait_healthy(base_url, process)
     cli = health["cli"]
     assert isinstance(cli, dict)
     assert cli["path"] == str(Path(user_env["PATH"].split(os.pathsep)[0]) / "claude")
@@ -226,7 +210,7 @@ def test_without_a_display_the_tray_app_serves_headless_and_logs_to_the_user_log
 ) -> None:
     port = free_port()
     process = start(run_app, frozen_app, user_env, "-p", str(port))
-    health = wait_for_health(f"http://127.0.0.1:{port}", process)
+    health = wait_healthy(f"http://127.0.0.1:{port}", process)
     assert health["status"] == "ok"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=15)

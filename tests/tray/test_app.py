@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pystray
 import pytest
@@ -50,6 +51,18 @@ def app(tray: TrayController, tmp_path: Path) -> TrayApp:
         log_dir=str(tmp_path / "logs"),
         icon_class=RecordingIcon,
     )
+
+
+def quiet_app(tray: TrayController, tmp_path: Path, **options: Any) -> TrayApp:
+    """A TrayApp that asks nothing and opens nothing; ``options`` override its parts."""
+    parts: dict[str, Any] = {
+        "prompt": lambda title, initial: None,
+        "open_path": print,
+        "log_dir": str(tmp_path),
+        "icon_class": RecordingIcon,
+        **options,
+    }
+    return TrayApp(tray, **parts)
 
 
 def texts(menu: pystray.Menu) -> list[str]:
@@ -135,25 +148,12 @@ def test_log_in_opens_a_terminal_or_says_what_to_run(tray: TrayController, tmp_p
         opened.append(cli)
         return True
 
-    with_terminal = TrayApp(
-        tray,
-        prompt=lambda t, i: None,
-        open_path=print,
-        log_dir=str(tmp_path),
-        icon_class=RecordingIcon,
-        open_login_terminal=terminal,
-    )
+    with_terminal = quiet_app(tray, tmp_path, open_login_terminal=terminal)
     with_terminal.dispatch("log_in", wait=True)
     assert opened and opened[0].endswith("claude")
     assert "terminal that opened" in with_terminal.icon.notifications[-1]
 
-    without = TrayApp(
-        tray,
-        prompt=lambda t, i: None,
-        open_path=print,
-        log_dir=str(tmp_path),
-        icon_class=RecordingIcon,
-    )
+    without = quiet_app(tray, tmp_path)
     without.dispatch("log_in", wait=True)
     assert f'"{opened[0]}" /login' in without.icon.notifications[-1]
 
@@ -191,15 +191,6 @@ def test_a_backend_without_a_menu_is_explained(tray: TrayController, tmp_path: P
     class MenulessIcon(RecordingIcon):
         HAS_MENU = False  # pystray's xorg backend: the icon shows, a click opens nothing
 
-    def tray_app(icon_class: type) -> TrayApp:
-        return TrayApp(
-            tray,
-            prompt=lambda t, i: None,
-            open_path=print,
-            log_dir=str(tmp_path),
-            icon_class=icon_class,
-        )
-
-    assert tray_app(RecordingIcon).missing_menu_hint() is None
-    hint = tray_app(MenulessIcon).missing_menu_hint()
+    assert quiet_app(tray, tmp_path).missing_menu_hint() is None
+    hint = quiet_app(tray, tmp_path, icon_class=MenulessIcon).missing_menu_hint()
     assert hint is not None and "PyGObject" in hint and "gtk" in hint

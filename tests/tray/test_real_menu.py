@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.api.test_entrypoint import free_port
 from tests.conftest import anthropic_client
 from tests.tray.xvfb import wait_until
 
@@ -58,14 +59,6 @@ def require_backend(backend: str) -> None:
             gi.require_version(namespace, version)
         except ValueError:
             pytest.skip(f"needs the {namespace} {version} typelib (Debian gir1.2-* packages)")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def serving(port: int) -> bool:
