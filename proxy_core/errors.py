@@ -28,12 +28,19 @@ class ProxyError(Exception):
     kind = "api_error"
 
     def __init__(
-        self, message: str, *, param: str | None = None, retry_after: int | None = None
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        retry_after: int | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         self.retry_after = retry_after
+        # A machine-readable reason, for the dialects that carry one (OpenAI's `code`).
+        self.code = code
 
 
 class InvalidRequestError(ProxyError):

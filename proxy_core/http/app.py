@@ -11,11 +11,20 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from proxy_core.anthropic_api import routes as anthropic_routes
+from proxy_core.anthropic_api.stream_view import error_body
 from proxy_core.backend.base import Backend
 from proxy_core.backend.environment import auth_mode
 from proxy_core.config import Settings
 from proxy_core.http import service_routes, session_routes
-from proxy_core.http.keys import backend_key, backend_tasks_key, gate_key, settings_key, status_key
+from proxy_core.http.dialects import ErrorDialects
+from proxy_core.http.keys import (
+    backend_key,
+    backend_tasks_key,
+    error_dialects_key,
+    gate_key,
+    settings_key,
+    status_key,
+)
 from proxy_core.http.middleware import refuse_foreign_pages, request_context, require_api_key
 from proxy_core.limits import ConcurrencyGate
 from proxy_core.openai_api import routes as openai_routes
@@ -41,6 +50,8 @@ def create_app(
     )
     app[status_key] = ProxyStatus(auth_mode=auth_mode(environ, settings.port))
     app[backend_tasks_key] = set()
+    # Anthropic's shape unless an API claims the route (the OpenAI routes do).
+    app[error_dialects_key] = ErrorDialects(default=error_body)
     service_routes.add_routes(app)
     anthropic_routes.add_routes(app)
     session_routes.add_routes(app)

@@ -1,8 +1,8 @@
 """Middleware by concern: request ids, local API-key auth, and error rendering.
 
-Errors are rendered here and only here, in the dialect of the route: the
-Anthropic error shape everywhere for now, with the status, a clear message,
-and ``retry-after`` where the client should wait. Nothing else leaks out.
+Errors are rendered here and only here, in the dialect the route's API declared
+(see dialects.py), with the status, a clear message, and ``retry-after`` where
+the client should wait. Nothing else leaks out.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from proxy_core.anthropic_api.stream_view import error_body
 from proxy_core.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -26,8 +25,8 @@ from proxy_core.errors import (
     ProxyError,
     RequestTooLargeError,
 )
-from proxy_core.http.keys import settings_key
-from proxy_core.openai_api.errors import is_openai_path, openai_error_body
+from proxy_core.http.dialects import ErrorRenderer
+from proxy_core.http.keys import error_dialects_key, settings_key
 
 log = logging.getLogger("proxy_core.access")
 
@@ -44,13 +43,11 @@ def new_request_id() -> str:
     return f"req_{secrets.token_hex(12)}"
 
 
-def error_response(error: ProxyError, request_id: str, path: str = "") -> web.Response:
-    """The error in the dialect of the route that failed."""
+def error_response(error: ProxyError, request_id: str, render: ErrorRenderer) -> web.Response:
     headers = {"request-id": request_id}
     if error.retry_after is not None:
         headers["retry-after"] = str(error.retry_after)
-    body = openai_error_body(error) if is_openai_path(path) else error_body(error)
-    return web.json_response(body, status=error.status, headers=headers)
+    return web.json_response(render(error), status=error.status, headers=headers)
 
 
 def _from_http_exception(exc: web.HTTPException) -> ProxyError:
@@ -70,6 +67,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     """Gives each request an id, answers errors in the API's shape, and logs one line."""
     request_id = new_request_id()
     request[REQUEST_ID_KEY] = request_id
+    render = request.app[error_dialects_key].renderer_for(request)
     started = time.monotonic()
     status = 500
     try:
@@ -80,19 +78,17 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         return response
     except ProxyError as error:
         status = error.status
-        return error_response(error, request_id, request.path)
+        return error_response(error, request_id, render)
     except web.HTTPException as exc:
         http_error = _from_http_exception(exc)
         status = http_error.status
-        return error_response(http_error, request_id, request.path)
+        return error_response(http_error, request_id, render)
     except Exception:
         log.exception("Unexpected failure in %s %s", request.method, request.path)
         if COMMITTED_RESPONSE_KEY in request:
             # A second status line would corrupt the stream that is already under way.
             return request[COMMITTED_RESPONSE_KEY]
-        return error_response(
-            ProxyError("The proxy failed unexpectedly."), request_id, request.path
-        )
+        return error_response(ProxyError("The proxy failed unexpectedly."), request_id, render)
     finally:
         detail = " ".join(f"{k}={v}" for k, v in request.get(ACCESS_DETAIL_KEY, {}).items())
         log.info(

@@ -23,11 +23,8 @@ _KINDS: dict[str, tuple[str, str | None]] = {
 
 def openai_error_body(error: ProxyError) -> dict[str, Any]:
     kind, code = _KINDS.get(error.kind, ("server_error", None))
-    if error.kind == "not_found_error" and error.param == "model":
+    if error.code is not None:
+        code = error.code
+    elif error.kind == "not_found_error" and error.param == "model":
         code = "model_not_found"
     return {"error": {"message": error.message, "type": kind, "param": error.param, "code": code}}
-
-
-def is_openai_path(path: str) -> bool:
-    """The routes that speak OpenAI: chat completions and the seed's /v1/chat/ prefix."""
-    return "/chat/" in f"{path}/"

@@ -12,9 +12,10 @@ from typing import Any
 from aiohttp import web
 
 from proxy_core.anthropic_api.models import CATALOG, FAMILIES, find_model
-from proxy_core.http.keys import settings_key
+from proxy_core.http.keys import error_dialects_key, settings_key
 from proxy_core.http.middleware import REQUEST_ID_KEY
 from proxy_core.http.responding import read_json, respond
+from proxy_core.openai_api.errors import openai_error_body
 from proxy_core.openai_api.request import parse_chat_request
 from proxy_core.openai_api.views import ChunkView, completion_json, new_completion_id
 
@@ -63,7 +64,13 @@ def is_openai_client(request: web.Request) -> bool:
 
 
 def add_routes(app: web.Application) -> None:
-    for path in ("/v1/chat/completions", "/chat/completions", "/v1/chat/chat/completions"):
+    routes = [
         app.router.add_post(path, chat_completions)
-    app.router.add_get("/v1/chat/models", list_models)
-    app.router.add_get("/v1/chat/models/{model_id}", get_model)
+        for path in ("/v1/chat/completions", "/chat/completions", "/v1/chat/chat/completions")
+    ]
+    routes.append(app.router.add_get("/v1/chat/models", list_models))
+    routes.append(app.router.add_get("/v1/chat/models/{model_id}", get_model))
+    dialects = app[error_dialects_key]
+    dialects.claim_routes(routes, openai_error_body)
+    for namespace in ("/v1/chat", "/chat"):
+        dialects.claim_namespace(namespace, openai_error_body)

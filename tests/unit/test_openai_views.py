@@ -26,7 +26,7 @@ from proxy_core.errors import (
     RequestTooLargeError,
     SessionEndedError,
 )
-from proxy_core.openai_api.errors import is_openai_path, openai_error_body
+from proxy_core.openai_api.errors import openai_error_body
 from proxy_core.openai_api.views import (
     DONE_FRAME,
     ChunkView,
@@ -498,22 +498,3 @@ def test_unknown_error_kind_is_a_server_error() -> None:
 
     assert openai_error_body(OddError("?"))["error"]["type"] == "server_error"
     assert openai_error_body(OddError("?"))["error"]["code"] is None
-
-
-@pytest.mark.parametrize(
-    ("path", "expected"),
-    [
-        ("/v1/chat/completions", True),
-        ("/chat/completions", True),
-        ("/v1/chat/chat/completions", True),
-        ("/v1/chat/models", True),
-        ("/v1/chat/models/gpt-4o", True),
-        ("/v1/messages", False),
-        ("/v1/messages/count_tokens", False),
-        ("/v1/models", False),
-        ("/v1/models/claude-sonnet-5-5", False),
-        ("/", False),
-    ],
-)
-def test_is_openai_path(path: str, expected: bool) -> None:
-    assert is_openai_path(path) is expected
