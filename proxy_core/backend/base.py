@@ -50,6 +50,8 @@ class BackendRequest:
     parallel_tool_calls: bool = True
     # The caller's `thinking` setting; None when it did not ask for thinking.
     thinking: dict[str, Any] | None = None
+    # How hard the model should think ("low" .. "max"), with adaptive thinking; None: the default.
+    effort: str | None = None
     # Run Claude Code's own tools in the agent workspace (opt-in; never with caller tools).
     agent: bool = False
 

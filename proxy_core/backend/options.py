@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
-from claude_agent_sdk import ClaudeAgentOptions, ThinkingConfig
+from claude_agent_sdk import ClaudeAgentOptions, EffortLevel, ThinkingConfig
 
 from proxy_core.backend import caller_tools
 from proxy_core.backend.base import BackendRequest
@@ -44,6 +44,7 @@ def spawn_key(request: BackendRequest) -> str:
         ],
         "max_tokens": request.max_tokens,
         "thinking": request.thinking,
+        "effort": request.effort,
     }
     text = json.dumps(fixed, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
@@ -76,6 +77,7 @@ def options_for(
         # Claude Code turns thinking on by default; the API does so only when asked. Models
         # that always think ignore "disabled", and their thinking blocks are filtered out.
         thinking=cast(ThinkingConfig, request.thinking or {"type": "disabled"}),
+        effort=cast(EffortLevel | None, request.effort),
         max_budget_usd=ONE_CALL_BUDGET_USD if single_use else None,
         cwd=str(settings.work_dir),
         cli_path=settings.cli_path,

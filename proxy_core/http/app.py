@@ -27,6 +27,7 @@ from proxy_core.http.keys import (
 )
 from proxy_core.http.middleware import refuse_foreign_pages, request_context, require_api_key
 from proxy_core.limits import ConcurrencyGate
+from proxy_core.openai_api import responses_routes
 from proxy_core.openai_api import routes as openai_routes
 from proxy_core.status import ProxyStatus
 
@@ -56,6 +57,7 @@ def create_app(
     anthropic_routes.add_routes(app)
     session_routes.add_routes(app)
     openai_routes.add_routes(app)
+    responses_routes.add_routes(app)
     app.on_startup.append(_check_cli_in_background)
     app.on_shutdown.append(_finish_in_flight)
     app.on_cleanup.append(_close_backend)

@@ -47,6 +47,7 @@ async def service_info(request: web.Request) -> web.Response:
                 "count_tokens": "POST /v1/messages/count_tokens",
                 "models": "GET /v1/models",
                 "chat_completions": "POST /v1/chat/completions (OpenAI)",
+                "responses": "POST /v1/responses (OpenAI)",
                 "health": "GET /health",
             },
             "auth_required": bool(settings.api_key),

@@ -32,7 +32,7 @@ class ChatCall:
     requested_model: str
 
 
-def _fail(message: str, param: str) -> InvalidRequestError:
+def field_error(message: str, param: str) -> InvalidRequestError:
     return InvalidRequestError(f"{param}: {message}", param=param)
 
 
@@ -56,40 +56,45 @@ def _text_of(content: Any, param: str) -> str:
         ]
         if all(isinstance(text, str) for text in texts):
             return "\n".join(str(text) for text in texts)
-    raise _fail("must be a string or a list of text parts", param)
+    raise field_error("must be a string or a list of text parts", param)
+
+
+def media_block(kind: str, url: str, param: str) -> dict[str, Any]:
+    """An ``image`` or ``document`` block from a data: URL or an http(s) URL."""
+    match = _DATA_URL.match(url)
+    if match:
+        source = {"type": "base64", "media_type": match["media"], "data": match["data"]}
+        return {"type": kind, "source": source}
+    if url.startswith(("http://", "https://")):
+        return {"type": kind, "source": {"type": "url", "url": url}}
+    raise field_error("must be a data: URL or an http(s) URL", param)
 
 
 def _image_block(part: dict[str, Any], param: str) -> dict[str, Any]:
     image = part.get("image_url")
     url = image.get("url") if isinstance(image, dict) else image
     if not isinstance(url, str):
-        raise _fail("must hold a url", f"{param}.image_url")
-    match = _DATA_URL.match(url)
-    if match:
-        source = {"type": "base64", "media_type": match["media"], "data": match["data"]}
-        return {"type": "image", "source": source}
-    if url.startswith(("http://", "https://")):
-        return {"type": "image", "source": {"type": "url", "url": url}}
-    raise _fail("must be a data: URL or an http(s) URL", f"{param}.image_url.url")
+        raise field_error("must hold a url", f"{param}.image_url")
+    return media_block("image", url, f"{param}.image_url.url")
 
 
 def _user_blocks(content: Any, param: str) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
     if not isinstance(content, list):
-        raise _fail("must be a string or a list of content parts", param)
+        raise field_error("must be a string or a list of content parts", param)
     blocks = []
     for index, part in enumerate(content):
         where = f"{param}.{index}"
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
             if not isinstance(part.get("text"), str):
-                raise _fail("must be a string", f"{where}.text")
+                raise field_error("must be a string", f"{where}.text")
             blocks.append({"type": "text", "text": part["text"]})
         elif kind == "image_url":
             blocks.append(_image_block(part, where))
         else:
-            raise _fail(f"unsupported content part type {kind!r}", f"{where}.type")
+            raise field_error(f"unsupported content part type {kind!r}", f"{where}.type")
     return blocks
 
 
@@ -101,14 +106,14 @@ def _synthetic_id(param: str) -> str:
 def _tool_use(function: Any, tool_id: Any, param: str) -> dict[str, Any]:
     """A function call (``param`` is its path) as a tool_use block."""
     if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-        raise _fail("must be a function call with a name", param)
+        raise field_error("must be a function call with a name", param)
     arguments = function.get("arguments") or "{}"
     try:
         parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
     except ValueError:
-        raise _fail("is not valid JSON", f"{param}.arguments") from None
+        raise field_error("is not valid JSON", f"{param}.arguments") from None
     if not isinstance(parsed, dict):
-        raise _fail("must be a JSON object", f"{param}.arguments")
+        raise field_error("must be a JSON object", f"{param}.arguments")
     return {
         "type": "tool_use",
         "id": tool_id if isinstance(tool_id, str) and tool_id else _synthetic_id(param),
@@ -124,11 +129,11 @@ def _assistant_blocks(message: dict[str, Any], param: str) -> list[dict[str, Any
         blocks.append({"type": "text", "text": _text_of(content, f"{param}.content")})
     calls = message.get("tool_calls") or []
     if not isinstance(calls, list):
-        raise _fail("must be a list", f"{param}.tool_calls")
+        raise field_error("must be a list", f"{param}.tool_calls")
     for index, call in enumerate(calls):
         where = f"{param}.tool_calls.{index}"
         if not isinstance(call, dict):
-            raise _fail("must be an object", where)
+            raise field_error("must be an object", where)
         blocks.append(_tool_use(call.get("function"), call.get("id"), f"{where}.function"))
     legacy = message.get("function_call")
     if legacy:
@@ -139,7 +144,7 @@ def _assistant_blocks(message: dict[str, Any], param: str) -> list[dict[str, Any
 
 def _translate(raw: Any) -> tuple[str | None, list[dict[str, Any]]]:
     if not isinstance(raw, list) or not raw:
-        raise _fail("must be a non-empty list", "messages")
+        raise field_error("must be a non-empty list", "messages")
     system: list[str] = []
     turns: list[tuple[str, list[dict[str, Any]]]] = []
     last_legacy_call = ""
@@ -158,11 +163,11 @@ def _translate(raw: Any) -> tuple[str | None, list[dict[str, Any]]]:
         elif role in ("tool", "function"):
             tool_id = message.get("tool_call_id") if role == "tool" else last_legacy_call
             if not isinstance(tool_id, str) or not tool_id:
-                raise _fail("names no earlier tool call", f"{where}.tool_call_id")
+                raise field_error("names no earlier tool call", f"{where}.tool_call_id")
             content = _text_of(message.get("content") or "", f"{where}.content")
             turn = ("user", [{"type": "tool_result", "tool_use_id": tool_id, "content": content}])
         else:
-            raise _fail(f"unsupported role {role!r}", f"{where}.role")
+            raise field_error(f"unsupported role {role!r}", f"{where}.role")
         if not turn[1]:
             continue
         if turns and turns[-1][0] == turn[0]:
@@ -170,16 +175,16 @@ def _translate(raw: Any) -> tuple[str | None, list[dict[str, Any]]]:
         else:
             turns.append(turn)
     if not turns or turns[-1][0] != "user":
-        raise _fail(
+        raise field_error(
             "the conversation must end with a user or tool message; a trailing assistant "
             "message (prefill) cannot be continued through Claude Code",
             "messages",
         )
-    messages = [{"role": role, "content": _tool_results_first(blocks)} for role, blocks in turns]
+    messages = [{"role": role, "content": tool_results_first(blocks)} for role, blocks in turns]
     return "\n\n".join(part for part in system if part) or None, messages
 
 
-def _tool_results_first(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def tool_results_first(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """In a user turn the API wants tool results first, whatever order the messages came in."""
     results = [block for block in blocks if block["type"] == "tool_result"]
     return results + [block for block in blocks if block["type"] != "tool_result"]
@@ -190,7 +195,7 @@ def _tools(body: dict[str, Any]) -> tuple[ToolSpec, ...]:
     legacy = body.get("functions")
     for name, value in (("tools", raw), ("functions", legacy)):
         if value is not None and not isinstance(value, list):
-            raise _fail("must be a list", name)
+            raise field_error("must be a list", name)
     functions = [t.get("function") if isinstance(t, dict) else None for t in raw or []]
     if raw is None and legacy is not None:
         functions = list(legacy)
@@ -198,10 +203,10 @@ def _tools(body: dict[str, Any]) -> tuple[ToolSpec, ...]:
     for index, function in enumerate(functions):
         where = f"tools.{index}.function" if raw is not None else f"functions.{index}"
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise _fail("must be a function with a name", where)
+            raise field_error("must be a function with a name", where)
         schema = function.get("parameters") or EMPTY_SCHEMA
         if not isinstance(schema, dict) or schema.get("type", "object") != "object":
-            raise _fail("must be a JSON Schema object", f"{where}.parameters")
+            raise field_error("must be a JSON Schema object", f"{where}.parameters")
         tools.append(
             ToolSpec(
                 function["name"], function.get("description") or "", {"type": "object", **schema}
@@ -218,41 +223,54 @@ def _tool_choice(body: dict[str, Any], tools: tuple[ToolSpec, ...]) -> ToolChoic
         return ToolChoice("none")
     if raw == "required":
         if not tools:
-            raise _fail("'required' needs at least one tool in `tools`", "tool_choice")
+            raise field_error("'required' needs at least one tool in `tools`", "tool_choice")
         return ToolChoice("any")
     name = None
     if isinstance(raw, dict):
         function = raw.get("function", raw)
         name = function.get("name") if isinstance(function, dict) else None
     if not isinstance(name, str) or name not in {tool.name for tool in tools}:
-        raise _fail("must be auto, none, required or name one of the tools", "tool_choice")
+        raise field_error("must be auto, none, required or name one of the tools", "tool_choice")
     return ToolChoice("tool", name)
+
+
+JSON_OBJECT_GUIDANCE = (
+    "Answer with one valid JSON object and nothing else: no prose, no code fences."
+)
+
+
+def json_schema_guidance(schema: Any, param: str) -> str:
+    """One sentence asking for JSON that matches ``schema``: best effort, not enforced."""
+    if not isinstance(schema, dict):
+        raise field_error("must hold a schema", param)
+    return (
+        "Answer with one valid JSON value that matches this JSON Schema, and nothing else "
+        f"(no prose, no code fences):\n{json.dumps(schema)}"
+    )
 
 
 def _response_format_guidance(raw: Any) -> str | None:
     if raw is None or (isinstance(raw, dict) and raw.get("type") == "text"):
         return None
     if isinstance(raw, dict) and raw.get("type") == "json_object":
-        return "Answer with one valid JSON object and nothing else: no prose, no code fences."
+        return JSON_OBJECT_GUIDANCE
     if isinstance(raw, dict) and raw.get("type") == "json_schema":
         spec = raw.get("json_schema")
         schema = spec.get("schema") if isinstance(spec, dict) else None
-        if not isinstance(schema, dict):
-            raise _fail("must hold a schema", "response_format.json_schema.schema")
-        return (
-            "Answer with one valid JSON value that matches this JSON Schema, and nothing else "
-            f"(no prose, no code fences):\n{json.dumps(schema)}"
-        )
-    raise _fail("must be text, json_object or json_schema", "response_format")
+        return json_schema_guidance(schema, "response_format.json_schema.schema")
+    raise field_error("must be text, json_object or json_schema", "response_format")
 
 
 def _max_tokens(body: dict[str, Any]) -> int | None:
     key = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
-    raw = body.get(key)
+    return checked_max_tokens(body.get(key), key)
+
+
+def checked_max_tokens(raw: Any, key: str) -> int | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_TOKENS_LIMIT:
-        raise _fail(f"must be an integer between 1 and {MAX_TOKENS_LIMIT}", key)
+        raise field_error(f"must be an integer between 1 and {MAX_TOKENS_LIMIT}", key)
     return raw
 
 
@@ -263,12 +281,12 @@ def parse_chat_request(
         raise InvalidRequestError("The request body must be a JSON object.")
     requested = body.get("model", default_model)
     if not isinstance(requested, str) or not requested:
-        raise _fail("must be a non-empty string", "model")
+        raise field_error("must be a non-empty string", "model")
     if body.get("n") not in (None, 1):
-        raise _fail("only 1 choice per request is supported", "n")
+        raise field_error("only 1 choice per request is supported", "n")
     stream = body.get("stream") or False
     if not isinstance(stream, bool):
-        raise _fail("must be a boolean", "stream")
+        raise field_error("must be a boolean", "stream")
     options = body.get("stream_options") or {}
     system, messages = _translate(body.get("messages"))
     guidance = _response_format_guidance(body.get("response_format"))
