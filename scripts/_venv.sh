@@ -18,3 +18,13 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     fi
     touch "$stamp"
 fi
+# The real node clients the tests drive (Codex, the AI SDK), pinned by tests/clients/package-lock.json.
+if [ "${1:-}" = test ] && command -v npm >/dev/null 2>&1; then
+    clients=tests/clients
+    if [ ! -f "$clients/node_modules/.installed" ] \
+        || [ "$clients/package-lock.json" -nt "$clients/node_modules/.installed" ]; then
+        npm ci --prefix "$clients" --no-audit --no-fund --loglevel=error \
+            && touch "$clients/node_modules/.installed" \
+            || echo "note: npm could not install the node clients; their tests will say so"
+    fi
+fi

@@ -1,8 +1,9 @@
 """A Responses API request (``POST /v1/responses``) as the backend request it runs.
 
 The input and tools are translated by their own modules; this one reads the top-level
-fields. ``reasoning.effort`` low to xhigh turns on adaptive thinking at that effort (Claude
-Code's own effort levels); ``none``/``minimal`` or no effort leave thinking off.
+fields. ``reasoning.effort`` low to xhigh turns thinking on: Claude Code passes the effort
+to models that take one (adaptive thinking at that effort) and the matching budget to those
+that take a budget; ``none``/``minimal`` or no effort leave thinking off.
 ``text.format`` JSON is asked for in one sentence, as on chat completions. Sampling
 parameters and other fields Claude Code cannot pass are accepted, echoed and ignored.
 """
@@ -29,7 +30,9 @@ from proxy_core.openai_api.responses_input import (
 )
 from proxy_core.openai_api.responses_tools import ToolNames, parse_tool_choice, parse_tools
 
-EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
+# Effort -> thinking budget, for the models that take a budget instead of an effort.
+THINKING_BUDGETS = {"low": 2048, "medium": 8192, "high": 16384, "xhigh": 31999, "max": 31999}
+MIN_THINKING_BUDGET = 1024
 NO_THINKING_EFFORTS = frozenset({"none", "minimal"})
 
 
@@ -72,9 +75,20 @@ def _reasoning(raw: Any) -> tuple[bool, str | None]:
     effort = raw.get("effort")
     if effort is None or effort in NO_THINKING_EFFORTS:
         return True, None
-    if effort not in EFFORTS:
+    if effort not in THINKING_BUDGETS:
         raise field_error("must be none, minimal, low, medium, high or xhigh", "reasoning.effort")
-    return True, EFFORTS[effort]
+    return True, str(effort)
+
+
+def _thinking(effort: str | None, max_tokens: int | None) -> dict[str, Any] | None:
+    if effort is None:
+        return None
+    budget = THINKING_BUDGETS[effort]
+    if max_tokens is not None:
+        budget = min(budget, max_tokens - 1)  # the API wants the budget below max_tokens
+    if budget < MIN_THINKING_BUDGET:
+        return None
+    return {"type": "enabled", "budget_tokens": budget}
 
 
 def _instructions(raw: Any) -> tuple[str, ...]:
@@ -155,6 +169,7 @@ def parse_responses_request(
     tools = parse_tools(body.get("tools"))
     choice, offered = parse_tool_choice(body.get("tool_choice"), tools)
     reasoning_item, effort = _reasoning(body.get("reasoning"))
+    thinking = _thinking(effort, max_tokens)
     system = [
         *_instructions(body.get("instructions")),
         *before.system,
@@ -170,8 +185,8 @@ def parse_responses_request(
         tools=offered,
         tool_choice=choice,
         parallel_tool_calls=echo["parallel_tool_calls"],
-        thinking={"type": "adaptive"} if effort else None,
-        effort=effort,
+        thinking=thinking,
+        effort=effort if thinking else None,
         agent=agent_mode and not offered,
     )
     return ResponsesCall(
