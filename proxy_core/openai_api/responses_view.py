@@ -39,11 +39,13 @@ def new_response_id() -> str:
 
 def responses_usage(usage: dict[str, Any]) -> dict[str, Any]:
     counted = usage_json(usage)  # OpenAI counts cached prompt tokens as input too
+    details = {
+        "cached_tokens": counted["prompt_tokens_details"]["cached_tokens"],
+        "cache_write_tokens": int(usage.get("cache_creation_input_tokens") or 0),
+    }
     return {
         "input_tokens": counted["prompt_tokens"],
-        "input_tokens_details": {
-            "cached_tokens": counted["prompt_tokens_details"]["cached_tokens"]
-        },
+        "input_tokens_details": details,
         "output_tokens": counted["completion_tokens"],
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": counted["total_tokens"],

@@ -248,7 +248,11 @@ def test_hosted_tools_are_left_out_and_the_request_runs(
     response = oai.responses.create(
         model="gpt-4o",
         input="hi",
-        tools=[{"type": "web_search"}, {"type": "file_search", "vector_store_ids": ["vs_1"]}, WEATHER],  # type: ignore[list-item]
+        tools=[
+            {"type": "web_search"},
+            {"type": "file_search", "vector_store_ids": ["vs_1"]},
+            WEATHER,
+        ],  # type: ignore[list-item]
     )
     assert response.output_text == DEFAULT_TEXT
     assert [t["name"] for t in sim.message_calls()[0].body["tools"]] == ["get_weather"]
@@ -331,7 +335,11 @@ def test_reasoning_without_thinking_still_gets_an_empty_reasoning_item(
     [
         ({"model": "not-a-model"}, 404, "model"),
         ({"input": [{"role": "assistant", "content": "prefill"}]}, 400, "input"),
-        ({"input": [{"role": "user", "content": [{"type": "input_audio"}]}]}, 400, "input.0.content.0.type"),
+        (
+            {"input": [{"role": "user", "content": [{"type": "input_audio"}]}]},
+            400,
+            "input.0.content.0.type",
+        ),
         ({"input": [{"type": "item_reference", "id": "msg_1"}, "x"]}, 400, "input.0"),
         ({"max_output_tokens": 0}, 400, "max_output_tokens"),
         ({"reasoning": {"effort": "extreme"}}, 400, "reasoning.effort"),

@@ -8,24 +8,30 @@ from pathlib import Path
 
 import pytest
 
-NODE_BIN = Path(__file__).parent / "node_modules" / ".bin"
+NODE_MODULES = Path(__file__).parent / "node_modules"
+
+
+def _missing(reason: str) -> None:
+    """CI must have every client; a developer without npm is told why a test did not run."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 def node_client(name: str) -> Path:
-    """The client's executable; CI must have it, a developer without npm is told why not."""
-    path = NODE_BIN / name
+    """An installed client's executable."""
+    path = NODE_MODULES / ".bin" / name
     if not path.exists():
-        reason = f"{path} is missing: run scripts/test (it installs the node clients with npm)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        _missing(f"{path} is missing: run scripts/test (it installs the node clients with npm)")
     return path
 
 
-def node() -> str:
+def node_with(package: str) -> str:
+    """The node binary, once ``package`` is installed for the scripts here."""
     found = shutil.which("node")
     if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("node is not installed")
-        pytest.skip("node is not installed")
+        _missing("node is not installed")
+    if not (NODE_MODULES / package).is_dir():
+        _missing(f"the npm package {package} is missing: run scripts/test")
+    assert found is not None
     return found

@@ -77,7 +77,9 @@ def test_codex_gets_a_plain_answer(
 
     assert [item["text"] for item in items(events, "agent_message")] == [DEFAULT_TEXT]
     assert events[-1]["type"] == "turn.completed"
-    assert events[-1]["usage"]["output_tokens"] == sim.message_calls()[0].reply_usage["output_tokens"]  # type: ignore[index]
+    assert (
+        events[-1]["usage"]["output_tokens"] == sim.message_calls()[0].reply_usage["output_tokens"]
+    )  # type: ignore[index]
     (call,) = sim.message_calls()
     # Codex's own tools reach the model as native tools; its hosted web_search is left out.
     names = {tool["name"] for tool in call.body["tools"]}
