@@ -1,8 +1,8 @@
 """The tools of a Responses request as native tools, and the names that map their calls back.
 
 - ``function`` tools are native tools with the caller's name, description and schema.
-- ``custom`` tools (free-form input, such as an ``apply_patch`` with a grammar) become a tool taking one
-  string, ``input``; their grammar, if any, is written into the description for the model.
+- ``custom`` tools (free-form input, such as an ``apply_patch`` with a grammar) become a
+  tool taking one string, ``input``; their grammar, if any, is written into the description.
   Their calls come back as ``custom_tool_call`` items with that string.
 - ``namespace`` groups are flattened to ``<namespace>__<name>``; calls come back with the
   caller's name and ``namespace``.
