@@ -389,3 +389,54 @@ def test_a_failure_after_the_stream_began_is_an_error_then_response_failed(
     failed = events[-1]
     assert failed.type == "response.failed"
     assert failed.response.status == "failed" and failed.response.error is not None
+
+
+def test_custom_and_namespaced_tools_round_trip(oai: openai.OpenAI, sim: UpstreamSimulator) -> None:
+    patch = {
+        "type": "custom",
+        "name": "apply_patch",
+        "description": "Edit files with a patch.",
+        "format": {"type": "grammar", "syntax": "lark", "definition": 'start: "*** Begin Patch"'},
+    }
+    group = {"type": "namespace", "name": "crm", "description": "Customers.", "tools": [WEATHER]}
+    sim.enqueue(
+        ToolCalls(
+            calls=(
+                ("apply_patch", {"input": "*** Begin Patch\n*** End Patch"}),
+                ("crm__get_weather", {"city": "Oslo"}),
+            )
+        ),
+        Text("Both done."),
+    )
+    tools: Any = [patch, group]
+    first = oai.responses.create(model="gpt-4o", input="Patch and look up.", tools=tools)
+
+    pid = single_cli_pid()
+    custom, namespaced = first.output
+    assert custom.type == "custom_tool_call" and custom.name == "apply_patch"
+    assert custom.input == "*** Begin Patch\n*** End Patch"
+    assert namespaced.type == "function_call" and namespaced.name == "get_weather"
+    assert namespaced.namespace == "crm"  # type: ignore[union-attr]
+    offered = {tool["name"]: tool for tool in sim.message_calls()[0].body["tools"]}
+    assert set(offered) == {"apply_patch", "crm__get_weather"}
+    assert "lark grammar" in offered["apply_patch"]["description"]
+
+    second = oai.responses.create(
+        model="gpt-4o",
+        input=[
+            {"role": "user", "content": "Patch and look up."},
+            *first.output,
+            {"type": "custom_tool_call_output", "call_id": custom.call_id, "output": "patched"},
+            {"type": "function_call_output", "call_id": namespaced.call_id, "output": "cold"},
+        ],  # type: ignore[list-item]
+        tools=tools,
+    )
+    assert second.output_text == "Both done."
+    results = [
+        block
+        for message in sim.message_calls()[1].non_system_messages()
+        for block in message["content"]
+        if block.get("type") == "tool_result"
+    ]
+    assert [r["tool_use_id"] for r in results] == [custom.call_id, namespaced.call_id]
+    assert single_cli_pid() == pid

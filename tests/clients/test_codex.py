@@ -26,6 +26,8 @@ def codex_config(base_url: str) -> str:
     return f"""\
 model = "sonnet"
 model_provider = "claude-sdk-proxy"
+model_context_window = 200000
+model_auto_compact_token_limit = 160000
 
 [model_providers.claude-sdk-proxy]
 name = "claude-sdk-proxy"
@@ -48,6 +50,7 @@ def run_codex(proxy: ProxyServer, tmp_path: Path, prompt: str) -> list[dict[str,
             "exec",
             "--json",
             "--skip-git-repo-check",
+            "--strict-config",  # a key of the recipe that this Codex does not know fails here
             "--dangerously-bypass-approvals-and-sandbox",
             "-C",
             str(work),
