@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -36,12 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from speed_paths import TIMEOUT, BenchSimulator
+from speed_paths import TIMEOUT, start_bench_simulator
 from speed_processes import ProxyProcess, strays
 from speed_settle import pool_ready, settle
-
-from proxy_core.backend.environment import drop_parent_session_variables
-from proxy_core.testing.upstream_simulator import SimulatorThread
 
 MODEL = "claude-sonnet-4-5"
 QUICK_GAP_S = 0.3
@@ -246,12 +242,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    drop_parent_session_variables(os.environ)
-    sim = SimulatorThread()
-    sim.simulator = BenchSimulator()
-    sim.start()
-    os.environ["ANTHROPIC_BASE_URL"] = sim.base_url
-    os.environ["ANTHROPIC_API_KEY"] = "sk-ant-bench-dummy"
+    sim = start_bench_simulator()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-responses-") as tmp:
             bench, left = asyncio.run(run(args.runs, Path(tmp)))

@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 import psutil
-from speed_paths import KINDS, TIMEOUT, BenchSimulator, end_sessions
+from speed_paths import KINDS, TIMEOUT, end_sessions, start_bench_simulator
 from speed_phases import (
     CLIENT_COUNTS,
     WARM_POOL,
@@ -37,7 +36,6 @@ from speed_settle import pool_ready, settle
 from speed_tray import tray_idle
 
 from proxy_core.backend.claude_sdk import ClaudeSDKBackend
-from proxy_core.backend.environment import drop_parent_session_variables
 from proxy_core.config import Settings
 from proxy_core.testing.upstream_simulator import SimulatorThread
 
@@ -117,14 +115,8 @@ def main() -> int:
         args.runs, args.clients_requests = 1, 1
     if args.runs < 1 or args.clients_requests < 1:
         parser.error("--runs and --clients-requests must be at least 1")
-    drop_parent_session_variables(os.environ)  # as the proxy's own entry point does
     started = time.monotonic()
-    sim = SimulatorThread()
-    sim.simulator = BenchSimulator()
-    sim.start()
-    # Set before anything spawns a CLI: the CLIs and the proxies inherit this environment.
-    os.environ["ANTHROPIC_BASE_URL"] = sim.base_url
-    os.environ["ANTHROPIC_API_KEY"] = "sk-ant-bench-dummy"
+    sim = start_bench_simulator()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-speed-") as tmp:
             results = asyncio.run(run(args, sim, Path(tmp)))

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,9 +19,15 @@ from claude_agent_sdk import ClaudeSDKClient, ResultMessage, StreamEvent
 
 from proxy_core.anthropic_api.request import parse_messages_request
 from proxy_core.backend.claude_sdk import ClaudeSDKBackend
+from proxy_core.backend.environment import drop_parent_session_variables
 from proxy_core.backend.history import history_frames
 from proxy_core.backend.options import spawn_key
-from proxy_core.testing.upstream_simulator import RecordedRequest, ToolCalls, UpstreamSimulator
+from proxy_core.testing.upstream_simulator import (
+    RecordedRequest,
+    SimulatorThread,
+    ToolCalls,
+    UpstreamSimulator,
+)
 
 MODEL, MAX_TOKENS = "claude-sonnet-4-5", 64
 WEATHER: dict[str, Any] = {
@@ -81,6 +88,18 @@ class BenchSimulator(UpstreamSimulator):
             # Taken by the call below before it first awaits, so concurrent requests can't swap it.
             self.enqueue(ToolCalls(calls=((WEATHER["name"], {"city": "Paris"}),)))
         return await super()._answer_messages(request, record, body)
+
+
+def start_bench_simulator() -> SimulatorThread:
+    """The bench's simulator, running, with this process's environment pointed at it: set
+    before anything spawns a CLI, since the CLIs and the proxies inherit it."""
+    drop_parent_session_variables(os.environ)  # as the proxy's own entry point does
+    sim = SimulatorThread()
+    sim.simulator = BenchSimulator()
+    sim.start()
+    os.environ["ANTHROPIC_BASE_URL"] = sim.base_url
+    os.environ["ANTHROPIC_API_KEY"] = "sk-ant-bench-dummy"
+    return sim
 
 
 @dataclass
