@@ -2,6 +2,11 @@
 
 Errors name the offending field with the API's own dotted path
 (``messages.2.content.0.type``) so a caller can find it.
+
+Messages with ``role: "system"`` (Claude Code sends its environment as one) are accepted
+anywhere, as the API accepts them, and join the system prompt in their order: Claude Code
+takes no system message in the middle of a conversation, and such text must never be
+turned into something the user seems to have said.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ CONTENT_BLOCK_TYPES = frozenset(
     {"text", "image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking"}
 )
 MAX_TOKENS_LIMIT = 128_000
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
 
 
 @dataclass(frozen=True)
@@ -73,44 +79,73 @@ def _check_tool_result(block: dict[str, Any], where: str) -> None:
         raise _fail("must be a string or a list of content blocks", f"{where}.content")
 
 
-def _messages(raw: Any) -> list[dict[str, Any]]:
+def _messages(raw: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """The conversation, and the text of its system-role messages."""
     if not isinstance(raw, list) or not raw:
         raise _fail("must be a non-empty list", "messages")
     messages = []
+    system = []
+    last = 0  # the index of the last message that is not a system message
     for index, message in enumerate(raw):
         where = f"messages.{index}"
         if not isinstance(message, dict):
             raise _fail("must be an object", where)
         role = message.get("role")
-        if role not in ROLES:
-            raise _fail(f"role must be 'user' or 'assistant', got {role!r}", f"{where}.role")
+        if role not in (*ROLES, "system"):
+            raise _fail(
+                f"role must be 'user', 'assistant' or 'system', got {role!r}", f"{where}.role"
+            )
         if "content" not in message:
             raise _fail("is required", f"{where}.content")
+        if role == "system":
+            system.append(_text_only(message["content"], f"{where}.content"))
+            continue
         messages.append({"role": role, "content": _content(message["content"], f"{where}.content")})
+        last = index
+    if not messages:
+        raise _fail("must hold a user message besides system messages", "messages")
     if messages[-1]["role"] != "user":
         raise _fail(
             "the last message must come from the user; a trailing assistant message "
             "(prefill) cannot be continued through Claude Code",
-            f"messages.{len(messages) - 1}.role",
+            f"messages.{last}.role",
         )
-    return messages
+    return messages, system
 
 
-def _system(raw: Any) -> str | None:
-    if raw is None:
-        return None
+def _text_only(raw: Any, param: str) -> str:
+    """System text: a string or a list of text blocks (their cache_control is the CLI's job)."""
     if isinstance(raw, str):
-        return raw or None
+        return raw
     if not isinstance(raw, list):
-        raise _fail("must be a string or a list of text blocks", "system")
+        raise _fail("must be a string or a list of text blocks", param)
     parts = []
     for index, block in enumerate(raw):
         if not isinstance(block, dict) or block.get("type") != "text":
-            raise _fail("must be a text block", f"system.{index}")
+            raise _fail("must be a text block", f"{param}.{index}")
         if not isinstance(block.get("text"), str):
-            raise _fail("must be a string", f"system.{index}.text")
+            raise _fail("must be a string", f"{param}.{index}.text")
         parts.append(block["text"])
-    return "\n\n".join(parts) or None
+    return "\n\n".join(parts)
+
+
+def _system(raw: Any, from_messages: list[str]) -> str | None:
+    parts = [] if raw is None else [_text_only(raw, "system")]
+    return "\n\n".join(part for part in (*parts, *from_messages) if part) or None
+
+
+def _effort(raw: Any) -> str | None:
+    """``output_config.effort`` (Claude Code sends it): passed on as the CLI's --effort."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _fail("must be an object", "output_config")
+    effort = raw.get("effort")
+    if effort is None:
+        return None
+    if effort not in EFFORTS:
+        raise _fail(f"must be one of {', '.join(EFFORTS)}", "output_config.effort")
+    return str(effort)
 
 
 def _max_tokens(raw: Any) -> int | None:
@@ -158,12 +193,14 @@ def parse_messages_request(
     if not isinstance(metadata, dict):
         raise _fail("must be an object", "metadata")
     max_tokens = _max_tokens(body.get("max_tokens"))
+    messages, system_messages = _messages(body.get("messages"))
     request = BackendRequest(
         model=resolve_model(requested),
-        messages=_messages(body.get("messages")),
-        system=_system(body.get("system")),
+        messages=messages,
+        system=_system(body.get("system"), system_messages),
         max_tokens=max_tokens,
         thinking=_thinking(body.get("thinking"), max_tokens),
+        effort=_effort(body.get("output_config")),
         agent=agent_mode and not tools,
         request_id=request_id,
         metadata=metadata,

@@ -91,8 +91,14 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
+async def hello(request: web.Request) -> web.Response:
+    """Claude Code sends HEAD /api/hello when it starts, to open its connection early."""
+    return web.Response(status=200)
+
+
 def add_routes(app: web.Application) -> None:
     app[_check_lock_key] = asyncio.Lock()
+    app.router.add_route("HEAD", "/api/hello", hello)
     app.router.add_get("/", service_info)
     app.router.add_get("/health", health)
     app.router.add_get("/v1/health", health)

@@ -163,7 +163,13 @@ def test_bad_system_names_the_field(system: Any, param: str) -> None:
         ([], "messages", "non-empty list"),
         ("hello", "messages", "non-empty list"),
         (["hello"], "messages.0", "must be an object"),
-        ([{"role": "system", "content": "x"}], "messages.0.role", "'system'"),
+        ([{"role": "system", "content": "x"}], "messages", "besides system messages"),
+        ([{"role": "tool", "content": "x"}], "messages.0.role", "'tool'"),
+        (
+            [{"role": "user", "content": "q"}, {"role": "system", "content": 7}],
+            "messages.1.content",
+            "text blocks",
+        ),
         ([{"content": "x"}], "messages.0.role", "None"),
         ([{"role": "user"}], "messages.0.content", "is required"),
         ([{"role": "user", "content": ""}], "messages.0.content", "must not be empty"),
@@ -368,3 +374,48 @@ def test_bad_thinking_is_refused(thinking: Any, param: str) -> None:
 )
 def test_tool_results_are_checked(block: dict[str, Any], param: str) -> None:
     assert invalid(body(messages=[{"role": "user", "content": [block]}])).param == param
+
+
+def test_system_messages_anywhere_join_the_system_prompt_in_order() -> None:
+    request = parse(
+        body(
+            system=[{"type": "text", "text": "Caller.", "cache_control": {"type": "ephemeral"}}],
+            messages=[
+                {"role": "system", "content": "First."},
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": "a"},
+                {"role": "user", "content": "r"},
+                {
+                    "role": "system",
+                    "content": [
+                        {"type": "text", "text": "Env.", "cache_control": {"type": "ephemeral"}}
+                    ],
+                },
+            ],
+        )
+    ).backend_request
+    assert request.system == "Caller.\n\nFirst.\n\nEnv."
+    assert [m["role"] for m in request.messages] == ["user", "assistant", "user"]
+
+
+def test_a_prefill_behind_a_system_message_names_its_own_index() -> None:
+    messages = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "a"},
+        {"role": "system", "content": "Env."},
+    ]
+    assert invalid(body(messages=messages)).param == "messages.1.role"
+
+
+@pytest.mark.parametrize(
+    ("output_config", "effort"),
+    [(None, None), ({}, None), ({"effort": "medium"}, "medium"), ({"effort": "max"}, "max")],
+)
+def test_output_config_effort_is_passed_on(output_config: Any, effort: str | None) -> None:
+    extra = {} if output_config is None else {"output_config": output_config}
+    assert parse(body(**extra)).backend_request.effort == effort
+
+
+@pytest.mark.parametrize("output_config", ["high", {"effort": "extreme"}])
+def test_bad_output_config_names_the_field(output_config: Any) -> None:
+    assert str(invalid(body(output_config=output_config)).param).startswith("output_config")
