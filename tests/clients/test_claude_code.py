@@ -1,4 +1,4 @@
-"""Claude Code itself (the CLI this project pins) as a client: ``ANTHROPIC_BASE_URL=<proxy> claude -p``.
+"""Claude Code itself (the CLI this project pins) as a client of the proxy: `claude -p`.
 
 It sends what current Claude Code sends: a system-role message in ``messages``, its own tools
 (one with ``defer_loading``), eight ``anthropic-beta`` values, adaptive thinking, an effort and
