@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -37,6 +38,8 @@ QUEUE_PER_SLOT = 4
 DEFAULT_CONVERSATION_TTL_S = 600.0
 
 ENV_PREFIX = "CLAUDE_PROXY_"
+# An origin as a browser sends it: scheme://host[:port], lower case, no path.
+ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$")
 
 
 class ConfigError(ValueError):
@@ -88,6 +91,8 @@ class Settings:
     conversation_ttl_s: float = DEFAULT_CONVERSATION_TTL_S
     # Agent mode: requests without caller tools run Claude Code's own tools in this directory.
     agent_workspace: Path | None = None
+    # Web pages allowed to call the API from a browser (CORS): exact origins; "*" needs a key.
+    cors_origins: tuple[str, ...] = ()
     debug: bool = False
     data_dir: Path = field(default_factory=lambda: user_data_dir())
 
@@ -128,6 +133,7 @@ _ENV_FIELDS: dict[str, str] = {
     "CLAUDE_PROXY_WARM_POOL": "warm_pool",
     "CLAUDE_PROXY_CONVERSATION_TTL_S": "conversation_ttl_s",
     "CLAUDE_PROXY_AGENT_WORKSPACE": "agent_workspace",
+    "CLAUDE_PROXY_CORS_ORIGINS": "cors_origins",
     "CLAUDE_PROXY_DEBUG": "debug",
 }
 
@@ -152,6 +158,11 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
                 if isinstance(raw, bool)
                 else str(raw).strip().lower() in ("1", "true", "yes", "on")
             )
+        elif kind == "tuple[str, ...]":
+            items = raw.split(",") if isinstance(raw, str) else raw
+            if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+                raise ValueError(raw)
+            value = tuple(item.strip() for item in items if item.strip())
         elif kind in ("Path", "Path | None"):
             value = Path(raw).expanduser() if raw not in (None, "") else None
         else:
@@ -195,12 +206,24 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError(f"shutdown_grace_s must not be negative, got {settings.shutdown_grace_s}")
     if not 0 <= settings.cli_retries <= 15:
         raise ConfigError(f"cli_retries must be between 0 and 15, got {settings.cli_retries}")
+    for origin in settings.cors_origins:
+        if origin != "*" and not ORIGIN.match(origin):
+            raise ConfigError(
+                f"cors_origins: {origin!r} is not an origin; write it as the browser sends it, "
+                "scheme://host[:port] with no path (e.g. http://localhost:5173)"
+            )
     return settings
 
 
 def check_exposure(settings: Settings) -> None:
     """Listening beyond this machine without a key would open the subscription to the network,
-    and in agent mode this machine's shell and files as well."""
+    and in agent mode this machine's shell and files as well; so would letting every web page
+    in through CORS."""
+    if "*" in settings.cors_origins and not settings.api_key:
+        raise ConfigError(
+            "refusing cors_origins '*' without an API key: every web page you visit could use "
+            "your subscription. Name the origins, or set CLAUDE_PROXY_API_KEY"
+        )
     if not settings.is_loopback_only and not settings.api_key:
         what = (
             "your subscription and, in agent mode, this machine"

@@ -131,6 +131,10 @@ class TrayApp:
         if action == "change_port":
             answer = self._prompt("Port", str(controller.settings.port))
             return controller.change_port(int(answer)) if answer and answer.isdigit() else None
+        if action == "allow_browser_apps":
+            current = ", ".join(controller.settings.cors_origins)
+            answer = self._prompt("Web origins allowed (comma-separated; empty: none)", current)
+            return controller.allow_browser_apps(answer) if answer is not None else None
         if action == "set_api_key":
             answer = self._prompt("API key", "")
             return controller.set_api_key(answer.strip()) if answer and answer.strip() else None

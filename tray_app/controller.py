@@ -81,6 +81,7 @@ class TrayController:
             api_key_set=bool(self.settings.api_key),
             network_bound=not self.settings.is_loopback_only,
             start_at_login=self._autostart.is_enabled(),
+            browser_origins=self.settings.cors_origins,
         )
 
     # -- server ----------------------------------------------------------------------
@@ -117,6 +118,22 @@ class TrayController:
             return "Set an API key first: without one, anyone on the network could use your plan."
         saved = save_settings(self._config_path, {"host": host})
         return self._restart_with(replace(saved, api_key=self.settings.api_key))
+
+    def allow_browser_apps(self, origins: str) -> str:
+        """``origins``: comma-separated, as a page's Origin header names it; empty: none."""
+        wanted = [origin.strip() for origin in origins.split(",") if origin.strip()]
+        if "*" in wanted and not self.settings.api_key:
+            return "Set an API key first: '*' would let every web page you visit use your plan."
+        try:
+            saved = save_settings(self._config_path, {"cors_origins": wanted})
+        except ConfigError as error:
+            return f"Browser apps not changed: {error}"
+        message = self._restart_with(replace(saved, api_key=self.settings.api_key))
+        if self.server.state is ServerState.FAILED:
+            return message
+        if not wanted:
+            return "Browser apps are no longer allowed."
+        return f"Browser apps allowed from {', '.join(wanted)}. {message}"
 
     # -- API key ---------------------------------------------------------------------
     def set_api_key(self, key: str) -> str:

@@ -51,6 +51,12 @@ def build_menu(state: TrayState) -> tuple[Item, ...]:
             enabled=state.api_key_set or state.network_bound,
             checked=state.network_bound,
         ),
+        Item(
+            "Allow browser apps…",
+            "allow_browser_apps",
+            enabled=not busy,
+            checked=bool(state.browser_origins),
+        ),
         Item("Start at login", "toggle_start_at_login", checked=state.start_at_login),
         SEPARATOR,
         Item("Log in to Claude…", "log_in", enabled=state.logged_in is not True),

@@ -29,6 +29,8 @@ class TrayState:
     api_key_set: bool = False
     network_bound: bool = False
     start_at_login: bool = False
+    # Web-page origins allowed to call the proxy from a browser (CORS).
+    browser_origins: tuple[str, ...] = ()
 
     @property
     def needs_attention(self) -> bool:

@@ -16,6 +16,7 @@ from proxy_core.backend.base import Backend
 from proxy_core.backend.environment import auth_mode
 from proxy_core.config import Settings
 from proxy_core.http import service_routes, session_routes
+from proxy_core.http.cors import add_cors_headers, cors
 from proxy_core.http.dialects import ErrorDialects
 from proxy_core.http.keys import (
     backend_key,
@@ -41,7 +42,8 @@ def create_app(
 ) -> web.Application:
     environ = os.environ if environ is None else environ
     app = web.Application(
-        middlewares=[request_context, refuse_foreign_pages, require_api_key],
+        # CORS before the page and key checks: a preflight carries no key.
+        middlewares=[request_context, cors, refuse_foreign_pages, require_api_key],
         client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings
@@ -58,6 +60,7 @@ def create_app(
     session_routes.add_routes(app)
     openai_routes.add_routes(app)
     responses_routes.add_routes(app)
+    app.on_response_prepare.append(add_cors_headers)
     app.on_startup.append(_check_cli_in_background)
     app.on_shutdown.append(_finish_in_flight)
     app.on_cleanup.append(_close_backend)

@@ -25,6 +25,7 @@ from proxy_core.errors import (
     ProxyError,
     RequestTooLargeError,
 )
+from proxy_core.http.cors import ALLOWED_ORIGIN_KEY
 from proxy_core.http.dialects import ErrorRenderer
 from proxy_core.http.keys import error_dialects_key, settings_key
 
@@ -134,10 +135,11 @@ async def refuse_foreign_pages(request: web.Request, handler: Handler) -> web.St
             "Set CLAUDE_PROXY_API_KEY to serve other names."
         )
     origin = request.headers.get("origin")
-    if origin is not None and _from_foreign_page(origin):
+    allowed = ALLOWED_ORIGIN_KEY in request  # the user let this page in (cors.py)
+    if origin is not None and not allowed and _from_foreign_page(origin):
         raise PermissionDeniedError(
-            f"Requests from web pages ({origin}) are refused. "
-            "Set CLAUDE_PROXY_API_KEY to allow them."
+            f"Requests from web pages ({origin}) are refused. Allow the origin "
+            "(CLAUDE_PROXY_CORS_ORIGINS, or 'Allow browser apps' in the tray) to let it in."
         )
     return await handler(request)
 

@@ -135,3 +135,37 @@ def test_a_login_that_changes_is_noticed_by_the_recheck(
         assert controller.state().status_line().startswith("Running on")
     finally:
         controller.stop()
+
+
+def preflight_status(url: str, origin: str) -> tuple[int, str | None]:
+    request = urllib.request.Request(
+        url + "/v1/messages",
+        method="OPTIONS",
+        headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status), response.headers.get("Access-Control-Allow-Origin")
+    except urllib.error.HTTPError as error:
+        with error:
+            return int(error.code), error.headers.get("Access-Control-Allow-Origin")
+
+
+def test_browser_apps_are_allowed_by_origin_and_saved(
+    tray: TrayController, tmp_path: Path
+) -> None:
+    tray.start()
+    page = "http://localhost:5173"
+    assert preflight_status(tray.server.base_url, page)[0] == 403
+    assert "Set an API key first" in tray.allow_browser_apps("*")
+    assert "not an origin" in tray.allow_browser_apps("localhost:5173/")
+
+    message = tray.allow_browser_apps(f"{page}, app://obsidian.md")
+
+    assert message.startswith(f"Browser apps allowed from {page}, app://obsidian.md.")
+    assert tray.state().browser_origins == (page, "app://obsidian.md")
+    assert preflight_status(tray.server.base_url, page) == (204, page)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["cors_origins"] == [page, "app://obsidian.md"]
+    assert tray.allow_browser_apps("") == "Browser apps are no longer allowed."
+    assert preflight_status(tray.server.base_url, page)[0] == 403

@@ -73,6 +73,9 @@ def test_the_network_needs_a_key_and_the_key_cannot_go_while_exposed() -> None:
 def test_every_action_is_named_and_checks_reflect_the_state() -> None:
     menu = build_menu(replace(RUNNING, start_at_login=True))
     assert by_text(menu, "Start at login").checked is True
+    assert by_text(menu, "Allow browser apps").checked is False
+    allowing = build_menu(replace(RUNNING, browser_origins=("http://localhost:5173",)))
+    assert by_text(allowing, "Allow browser apps").checked is True
     assert by_text(menu, "About").text == "About (auth: subscription)"
     assert by_text(menu, "Log in to Claude").enabled is False
     actions = [i.action for i in menu if i is not SEPARATOR and i.action] + [
