@@ -151,9 +151,7 @@ def preflight_status(url: str, origin: str) -> tuple[int, str | None]:
             return int(error.code), error.headers.get("Access-Control-Allow-Origin")
 
 
-def test_browser_apps_are_allowed_by_origin_and_saved(
-    tray: TrayController, tmp_path: Path
-) -> None:
+def test_browser_apps_are_allowed_by_origin_and_saved(tray: TrayController, tmp_path: Path) -> None:
     tray.start()
     page = "http://localhost:5173"
     assert preflight_status(tray.server.base_url, page)[0] == 403
