@@ -41,8 +41,7 @@ class MessageBuilder:
         elif kind == "content_block_stop":
             index = event["index"]
             if index in self._partial_json:
-                text = self._partial_json.pop(index)
-                self._blocks[index]["input"] = json.loads(text) if text else {}
+                self._blocks[index]["input"] = _parsed_input(self._partial_json.pop(index))
         elif kind == "message_delta":
             self._message.update(event.get("delta") or {})
             self._message["usage"] = merged_usage(
@@ -70,6 +69,14 @@ class MessageBuilder:
     @property
     def message(self) -> dict[str, Any]:
         return {**self._message, "content": self.content}
+
+
+def _parsed_input(text: str) -> Any:
+    """A tool call's input; {} when a max_tokens stop cut its JSON off (it never ran anyway)."""
+    try:
+        return json.loads(text) if text else {}
+    except ValueError:
+        return {}
 
 
 def aggregate(events: Iterable[StreamEventData]) -> dict[str, Any]:

@@ -144,6 +144,13 @@ def _tool_result(item: dict[str, Any], where: str) -> dict[str, Any]:
     return {"type": "tool_result", "tool_use_id": _call_id(item, where), "content": content or ""}
 
 
+def _system_text(content: Any, where: str) -> str:
+    blocks = content_blocks(content, where)
+    if any(block["type"] != "text" for block in blocks):
+        raise field_error("a system or developer message can hold only text", where)
+    return "\n".join(block["text"] for block in blocks)
+
+
 def _turn(item: Any, where: str, system: list[str]) -> tuple[str, list[dict[str, Any]]] | None:
     if not isinstance(item, dict):
         raise field_error("must be an object", where)
@@ -151,7 +158,7 @@ def _turn(item: Any, where: str, system: list[str]) -> tuple[str, list[dict[str,
     if kind == "message":
         role = item.get("role")
         if role in ("system", "developer"):
-            system.append("\n".join(b["text"] for b in content_blocks(item.get("content"), where)))
+            system.append(_system_text(item.get("content"), f"{where}.content"))
             return None
         if role not in ("user", "assistant"):
             raise field_error(f"unsupported role {role!r}", f"{where}.role")

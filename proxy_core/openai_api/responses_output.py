@@ -197,7 +197,11 @@ class OutputAssembler:
 
     def finish(self, status: str = "completed") -> list[Event]:
         """The end of the reply: close what is open, and pay a reasoning item still owed."""
-        return self._settle_reasoning(None) + self.close_message(status)
+        events = self._settle_reasoning(None) + self.close_message(status)
+        last = self.items[-1] if self.items else None
+        if status == "incomplete" and last is not None and "status" in last:
+            last["status"] = "incomplete"  # a call cut off by max_tokens has cut-off arguments
+        return events
 
     def replay(self, blocks: list[dict[str, Any]], status: str = "completed") -> None:
         """Build the items of a finished message, as its stream would have built them."""

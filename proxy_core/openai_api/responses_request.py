@@ -31,7 +31,7 @@ from proxy_core.openai_api.responses_input import (
 from proxy_core.openai_api.responses_tools import ToolNames, parse_tool_choice, parse_tools
 
 # Effort -> thinking budget, for the models that take a budget instead of an effort.
-THINKING_BUDGETS = {"low": 2048, "medium": 8192, "high": 16384, "xhigh": 31999, "max": 31999}
+THINKING_BUDGETS = {"low": 2048, "medium": 8192, "high": 16384, "xhigh": 31999}
 MIN_THINKING_BUDGET = 1024
 NO_THINKING_EFFORTS = frozenset({"none", "minimal"})
 
@@ -85,7 +85,8 @@ def _thinking(effort: str | None, max_tokens: int | None) -> dict[str, Any] | No
         return None
     budget = THINKING_BUDGETS[effort]
     if max_tokens is not None:
-        budget = min(budget, max_tokens - 1)  # the API wants the budget below max_tokens
+        # Below max_tokens, as the API wants, and leaving at least half of it for the answer.
+        budget = min(budget, max_tokens // 2)
     if budget < MIN_THINKING_BUDGET:
         return None
     return {"type": "enabled", "budget_tokens": budget}
@@ -152,6 +153,15 @@ def parse_responses_request(
     requested = body.get("model", default_model)
     if not isinstance(requested, str) or not requested:
         raise field_error("must be a non-empty string", "model")
+    for unsupported in ("conversation", "prompt"):
+        if body.get(unsupported) is not None:
+            # Both name state kept on OpenAI's side; ignoring them would drop it silently.
+            raise field_error(
+                "is kept on OpenAI's side and cannot be read here; send the conversation as "
+                "`input` (or chain with previous_response_id) and the instructions as "
+                "`instructions`",
+                unsupported,
+            )
     previous = body.get("previous_response_id")
     if previous is not None and not isinstance(previous, str):
         raise field_error("must be a string", "previous_response_id")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy_core.errors import ProxyError
+from proxy_core.errors import BackendError, ProxyError
 from proxy_core.events import MessageBuilder, StreamEventData
 from proxy_core.openai_api.errors import openai_error_body
 from proxy_core.openai_api.responses_output import Event, OutputAssembler
@@ -92,6 +92,23 @@ class ResponseShell:
         return self.state(status, output, usage=usage, incomplete_reason=reason)
 
 
+# A failure's code as OpenAI's response.failed names it. Clients decide on it whether to try
+# again: Codex retries server_error and rate_limit_exceeded, and gives up on the others.
+FAILURE_CODES = {
+    "invalid_request_error": "invalid_prompt",
+    "authentication_error": "invalid_prompt",
+    "permission_error": "invalid_prompt",
+    "not_found_error": "invalid_prompt",
+    "request_too_large": "invalid_prompt",
+    "billing_error": "insufficient_quota",
+    "rate_limit_error": "rate_limit_exceeded",
+}
+
+
+def failure_code(error: ProxyError) -> str:
+    return FAILURE_CODES.get(error.kind, "server_error")
+
+
 def finished_status(message: dict[str, Any]) -> str:
     return "incomplete" if message.get("stop_reason") in INCOMPLETE_REASONS else "completed"
 
@@ -132,6 +149,7 @@ class ResponseEventView:
         self._reply = MessageBuilder()
         self._on_finished = on_finished
         self._sequence = 0
+        self._finished = False  # a final event (completed, incomplete or failed) went out
 
     def _frames(self, events: list[Event]) -> bytes:
         out = b""
@@ -153,19 +171,27 @@ class ResponseEventView:
         return b": ping\n\n"  # an SSE comment: keeps the connection alive, clients skip it
 
     def end(self) -> bytes:
-        return b""
+        if self._finished:
+            return b""
+        # The backend ended without a final event: say so, or clients wait for one and retry.
+        return self.error(BackendError("The Claude Code CLI finished without a response."))
 
     def error(self, error: ProxyError) -> bytes:
+        self._finished = True
         body = openai_error_body(error)["error"]
-        code = body["code"] or body["type"]
+        code = failure_code(error)
+        message = error.message
+        if code == "rate_limit_exceeded" and error.retry_after is not None:
+            # Codex reads how long to wait from these words.
+            message = f"{message} Please try again in {error.retry_after}s."
         failed = self._shell.state(
             "failed",
             self._assembler.items,
-            error={"code": code, "message": error.message},
+            error={"code": code, "message": message, "param": body["param"], "type": body["type"]},
         )
         return self._frames(
             [
-                {"type": "error", "code": code, "message": error.message, "param": body["param"]},
+                {"type": "error", "code": code, "message": message, "param": body["param"]},
                 {"type": "response.failed", "response": failed},
             ]
         )
@@ -185,6 +211,7 @@ class ResponseEventView:
             events = assembler.finish(finished_status(message))
             response = self._shell.finished(assembler.items, message)
             self._on_finished(response, self._reply.content)
+            self._finished = True
             done = (
                 "response.incomplete"
                 if response["status"] == "incomplete"

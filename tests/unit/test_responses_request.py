@@ -234,9 +234,9 @@ def test_tool_choice(choice: Any, expected: ToolChoice, offered: list[str] | Non
         (
             {"reasoning": {"effort": "high"}, "max_output_tokens": 4000},
             "high",
-            {"type": "enabled", "budget_tokens": 3999},
+            {"type": "enabled", "budget_tokens": 2000},
         ),
-        ({"reasoning": {"effort": "high"}, "max_output_tokens": 1000}, None, None),
+        ({"reasoning": {"effort": "high"}, "max_output_tokens": 2000}, None, None),
     ],
 )
 def test_reasoning_effort(body: dict[str, Any], effort: str | None, thinking: Any) -> None:
@@ -343,6 +343,21 @@ def test_settings_are_echoed_and_sampling_is_accepted() -> None:
         ({"tool_choice": {"type": "function", "name": "nope"}}, "tool_choice.name"),
         ({"tool_choice": 3}, "tool_choice"),
         ({"instructions": 3}, "instructions"),
+        ({"conversation": "conv_1"}, "conversation"),
+        ({"prompt": {"id": "pmpt_1"}}, "prompt"),
+        ({"reasoning": {"effort": "max"}}, "reasoning.effort"),
+        (
+            {
+                "input": [
+                    {
+                        "role": "developer",
+                        "content": [{"type": "input_image", "image_url": "https://x/y.png"}],
+                    },
+                    {"role": "user", "content": "hi"},
+                ]
+            },
+            "input.0.content",
+        ),
     ],
 )
 def test_bad_requests_name_the_field(body: dict[str, Any], param: str) -> None:

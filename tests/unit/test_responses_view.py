@@ -5,7 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from proxy_core.errors import BackendError, OverloadedError
+import pytest
+
+from proxy_core.errors import (
+    AuthenticationError,
+    BackendError,
+    BillingError,
+    BillingRefusedError,
+    InvalidRequestError,
+    OverloadedError,
+    ProxyError,
+    RateLimitError,
+)
 from proxy_core.events import aggregate
 from proxy_core.openai_api.responses_tools import CallerTool, ToolNames
 from proxy_core.openai_api.responses_view import (
@@ -233,33 +244,82 @@ def test_a_max_tokens_stop_is_an_incomplete_response() -> None:
     assert last["response"]["output"][0]["status"] == "incomplete"
 
 
-def test_a_failure_mid_stream_is_an_error_event_then_response_failed() -> None:
-    view = ResponseEventView(
+def new_view() -> ResponseEventView:
+    return ResponseEventView(
         ResponseShell(model="gpt-4o", echo=ECHO),
         NAMES,
         reasoning_item=False,
         on_finished=lambda *_: None,
     )
+
+
+def test_a_failure_mid_stream_is_an_error_event_then_response_failed() -> None:
+    view = new_view()
     raw = view.start(early=True)
     raw += view.frames(message_start())
     raw += view.frames(block_start(0, {"type": "text", "text": ""}))
     raw += view.error(OverloadedError("Overloaded"))
+    raw += view.end()
     events = parse_frames(raw)
     assert [e["type"] for e in events][-2:] == ["error", "response.failed"]
     error, failed = events[-2:]
-    assert error["code"] == "overloaded" and error["message"] == "Overloaded"
+    assert error["code"] == "server_error" and error["message"] == "Overloaded"
     assert failed["response"]["status"] == "failed"
-    assert failed["response"]["error"] == {"code": "overloaded", "message": "Overloaded"}
+    assert failed["response"]["error"] == {
+        "code": "server_error",
+        "message": "Overloaded",
+        "param": None,
+        "type": "server_error",
+    }
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
-    generic = parse_frames(view.error(BackendError("boom")))
-    assert generic[0]["code"] == "server_error"
 
 
-def test_pings_are_sse_comments() -> None:
-    view = ResponseEventView(
-        ResponseShell(model="m", echo=ECHO), NAMES, reasoning_item=False, on_finished=print
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        # Codex tries again on the first two and gives up on the others.
+        (BackendError("boom"), "server_error"),
+        (RateLimitError("Slow down.", retry_after=7), "rate_limit_exceeded"),
+        (InvalidRequestError("prompt is too long"), "invalid_prompt"),
+        (BillingRefusedError("extra usage"), "invalid_prompt"),
+        (AuthenticationError("log in"), "invalid_prompt"),
+        (BillingError("no credit"), "insufficient_quota"),
+    ],
+)
+def test_failure_codes_tell_clients_whether_to_try_again(error: ProxyError, code: str) -> None:
+    error_event, failed = parse_frames(new_view().error(error))
+    assert error_event["code"] == failed["response"]["error"]["code"] == code
+    if code == "rate_limit_exceeded":
+        assert error_event["message"] == "Slow down. Please try again in 7s."
+
+
+def test_a_stream_that_ends_without_a_final_event_fails_rather_than_hangs() -> None:
+    view = new_view()
+    view.start(early=False)
+    events = parse_frames(view.frames(message_start()) + view.end())
+    assert [e["type"] for e in events] == ["error", "response.failed"]
+
+
+def test_a_call_cut_off_by_max_tokens_is_incomplete() -> None:
+    events, _ = run_stream(
+        [
+            message_start(),
+            block_start(0, {"type": "tool_use", "id": "t1", "name": "crm__lookup", "input": {}}),
+            delta(0, {"type": "input_json_delta", "partial_json": '{"who": "A'}),
+            stop(0),
+            *finish("max_tokens"),
+        ]
     )
+    assert events[-1]["type"] == "response.incomplete"
+    assert events[-1]["response"]["output"][0]["status"] == "incomplete"
+
+
+def test_pings_are_sse_comments_and_a_finished_stream_ends_quietly() -> None:
+    view = new_view()
     assert view.ping().startswith(b":")
+    view.start(early=False)
+    for event in [message_start(), *finish()]:
+        view.frames(event)
     assert view.end() == b""
 
 

@@ -294,3 +294,15 @@ def test_aggregate_without_message_delta_keeps_the_start_usage() -> None:
     assert message["usage"] == START_USAGE
     assert message["content"] == []
     assert message["stop_reason"] is None
+
+
+def test_a_tool_call_cut_off_by_max_tokens_folds_to_an_empty_input() -> None:
+    message = aggregate(
+        [
+            message_start(),
+            block_start(0, {"type": "tool_use", "id": "t1", "name": "f", "input": {}}),
+            delta(0, {"type": "input_json_delta", "partial_json": '{"city": "Par'}),
+            {"type": "content_block_stop", "index": 0},
+        ]
+    )
+    assert message["content"][0]["input"] == {}
