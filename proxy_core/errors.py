@@ -16,6 +16,7 @@ dialect of the route that failed::
     ├── QueueFullError              429 rate_limit_error (our own concurrency limit)
     ├── BackendError                502 api_error (or the upstream's own 5xx status)
     ├── BackendUnavailableError     503 api_error (CLI missing or cannot start)
+    ├── NotServedError              501 not_implemented_error (an endpoint Claude Code cannot serve)
     ├── BackendTimeoutError         504 timeout_error
     └── OverloadedError             529 overloaded_error
 """
@@ -26,6 +27,8 @@ from __future__ import annotations
 class ProxyError(Exception):
     status = 500
     kind = "api_error"
+    # Sent as x-should-retry, which the official SDKs obey over their own guess from the status.
+    should_retry: bool | None = None
 
     def __init__(
         self,
@@ -98,6 +101,14 @@ class SessionEndedError(BackendError):
 class BackendUnavailableError(ProxyError):
     status = 503
     kind = "api_error"
+
+
+class NotServedError(ProxyError):
+    """An API endpoint that cannot work through Claude Code; trying again cannot help."""
+
+    status = 501
+    kind = "not_implemented_error"
+    should_retry = False
 
 
 class BackendTimeoutError(ProxyError):

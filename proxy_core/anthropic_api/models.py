@@ -87,7 +87,11 @@ def find_model(model_id: str) -> ModelInfo:
         if model.id == model_id:
             return model
     alias = model_id.lower()
-    if alias in FAMILIES:
-        newest = NEWEST_IN_FAMILY[alias]
+    # A dated model's short id ("claude-haiku-4-5"), as /v1/messages accepts it.
+    dated = [model for model in CATALOG if model.id.startswith(f"{alias}-20")]
+    if dated:
+        return dated[0]
+    if alias in FAMILIES or (alias.startswith("claude-") and _RETIRED.match(alias)):
+        newest = NEWEST_IN_FAMILY[family_of(alias) or "sonnet"]
         return next(model for model in CATALOG if model.id == newest)
     raise NotFoundError(f"model: {model_id!r} not found", param="model")

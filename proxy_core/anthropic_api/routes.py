@@ -10,6 +10,7 @@ from proxy_core.anthropic_api.count_tokens import estimate_input_tokens
 from proxy_core.anthropic_api.models import CATALOG, ModelInfo, display_model, find_model
 from proxy_core.anthropic_api.request import parse_messages_request
 from proxy_core.anthropic_api.stream_view import SSEView
+from proxy_core.errors import NotServedError
 from proxy_core.http.keys import settings_key
 from proxy_core.http.middleware import REQUEST_ID_KEY
 from proxy_core.http.responding import read_json, respond
@@ -46,23 +47,38 @@ def _model_json(model: ModelInfo) -> dict[str, Any]:
     }
 
 
+def _either_json(model: ModelInfo) -> dict[str, Any]:
+    """For a caller that names neither API: a model both SDKs can read."""
+    return {**openai_routes.model_json(model.id), **_model_json(model)}
+
+
 async def list_models(request: web.Request) -> web.Response:
     if openai_routes.is_openai_client(request):
         return await openai_routes.list_models(request)
-    data = [_model_json(model) for model in CATALOG]
-    return web.json_response(
-        {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
-    )
+    both = not openai_routes.is_anthropic_client(request)
+    data = [(_either_json if both else _model_json)(model) for model in CATALOG]
+    page = {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
+    return web.json_response({"object": "list", **page} if both else page)
 
 
 async def get_model(request: web.Request) -> web.Response:
     if openai_routes.is_openai_client(request):
         return await openai_routes.get_model(request)
-    return web.json_response(_model_json(find_model(request.match_info["model_id"])))
+    model = find_model(request.match_info["model_id"])
+    both = not openai_routes.is_anthropic_client(request)
+    return web.json_response(_either_json(model) if both else _model_json(model))
+
+
+async def batches(request: web.Request) -> web.Response:
+    raise NotServedError(
+        "Message batches are not supported: Claude Code answers one request at a time. "
+        "Send the requests to /v1/messages instead (up to CLAUDE_PROXY_MAX_CONCURRENT run at once)."
+    )
 
 
 def add_routes(app: web.Application) -> None:
     for prefix in ("/v1", ""):
+        app.router.add_route("*", f"{prefix}/messages/batches{{rest:(/.*)?}}", batches)
         app.router.add_post(f"{prefix}/messages", create_message)
         app.router.add_post(f"{prefix}/messages/count_tokens", count_tokens)
         app.router.add_get(f"{prefix}/models", list_models)

@@ -26,7 +26,12 @@ from proxy_core.http.keys import (
     settings_key,
     status_key,
 )
-from proxy_core.http.middleware import refuse_foreign_pages, request_context, require_api_key
+from proxy_core.http.middleware import (
+    add_request_id_headers,
+    refuse_foreign_pages,
+    request_context,
+    require_api_key,
+)
 from proxy_core.limits import ConcurrencyGate
 from proxy_core.openai_api import responses_routes
 from proxy_core.openai_api import routes as openai_routes
@@ -60,6 +65,7 @@ def create_app(
     session_routes.add_routes(app)
     openai_routes.add_routes(app)
     responses_routes.add_routes(app)
+    app.on_response_prepare.append(add_request_id_headers)
     app.on_response_prepare.append(add_cors_headers)
     app.on_startup.append(_check_cli_in_background)
     app.on_shutdown.append(_finish_in_flight)

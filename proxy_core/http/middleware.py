@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -40,14 +41,34 @@ COMMITTED_RESPONSE_KEY = web.RequestKey("committed_response", web.StreamResponse
 ACCESS_DETAIL_KEY = web.RequestKey("access_detail", dict)
 
 
+# A caller's own request id is taken when it is a plain token: it reaches the log line.
+CALLER_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
 def new_request_id() -> str:
     return f"req_{secrets.token_hex(12)}"
 
 
+def request_id_for(request: web.Request) -> str:
+    """The caller's x-request-id when it sent a usable one, so its logs and ours agree."""
+    supplied = request.headers.get("x-request-id", "")
+    return supplied if CALLER_REQUEST_ID.match(supplied) else new_request_id()
+
+
+async def add_request_id_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer, streams included, as Anthropic (request-id) and others (x-request-id)."""
+    request_id = request.get(REQUEST_ID_KEY)
+    if request_id is not None:
+        response.headers["request-id"] = request_id
+        response.headers["x-request-id"] = request_id
+
+
 def error_response(error: ProxyError, request_id: str, render: ErrorRenderer) -> web.Response:
-    headers = {"request-id": request_id}
+    headers = {}
     if error.retry_after is not None:
         headers["retry-after"] = str(error.retry_after)
+    if error.should_retry is not None:
+        headers["x-should-retry"] = "true" if error.should_retry else "false"
     return web.json_response(render(error), status=error.status, headers=headers)
 
 
@@ -66,7 +87,7 @@ def _from_http_exception(exc: web.HTTPException) -> ProxyError:
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Gives each request an id, answers errors in the API's shape, and logs one line."""
-    request_id = new_request_id()
+    request_id = request_id_for(request)
     request[REQUEST_ID_KEY] = request_id
     render = request.app[error_dialects_key].renderer_for(request)
     started = time.monotonic()
@@ -74,8 +95,6 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     try:
         response = await handler(request)
         status = response.status
-        if not response.prepared:
-            response.headers["request-id"] = request_id
         return response
     except ProxyError as error:
         status = error.status

@@ -20,7 +20,7 @@ from proxy_core.backend.base import BackendRequest
 from proxy_core.errors import InvalidRequestError, ProxyError
 from proxy_core.events import StreamEventData, aggregate
 from proxy_core.http.keys import backend_key, backend_tasks_key, gate_key, settings_key, status_key
-from proxy_core.http.middleware import ACCESS_DETAIL_KEY, COMMITTED_RESPONSE_KEY, REQUEST_ID_KEY
+from proxy_core.http.middleware import ACCESS_DETAIL_KEY, COMMITTED_RESPONSE_KEY
 from proxy_core.http.pump import END, SILENCE, EventPump
 
 
@@ -120,7 +120,6 @@ async def _stream(request: web.Request, pump: EventPump, view: StreamView) -> we
             "Content-Type": "text/event-stream; charset=utf-8",
             "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no",
-            "request-id": request[REQUEST_ID_KEY],
         }
     )
     await response.prepare(request)

@@ -35,20 +35,38 @@ async def refresh_cli_status(app: web.Application, *, max_age_s: float = 0.0) ->
         status.cli_checked_at = time.monotonic()
 
 
+ENDPOINTS = (
+    "POST /v1/messages",
+    "POST /v1/messages/count_tokens",
+    "GET /v1/models",
+    "GET /v1/models/{model_id}",
+    "POST /v1/chat/completions",
+    "GET /v1/chat/models",
+    "POST /v1/responses",
+    "GET /v1/responses/{response_id}",
+    "DELETE /v1/responses/{response_id}",
+    "GET /sessions",
+    "DELETE /sessions/{session_id}",
+    "GET /health",
+)
+
+
 async def service_info(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
+    gate = request.app[gate_key]
     return web.json_response(
         {
+            "status": "ok",
+            "service": "claude-sdk-proxy",
             "name": "claude-sdk-proxy",
             "version": __version__,
             "base_url": settings.base_url,
-            "endpoints": {
-                "messages": "POST /v1/messages",
-                "count_tokens": "POST /v1/messages/count_tokens",
-                "models": "GET /v1/models",
-                "chat_completions": "POST /v1/chat/completions (OpenAI)",
-                "responses": "POST /v1/responses (OpenAI)",
-                "health": "GET /health",
+            "endpoints": list(ENDPOINTS),
+            "queue": {
+                "active": gate.active,
+                "queued": gate.queued,
+                "max": settings.max_concurrent,
+                "max_queued": settings.max_queue,
             },
             "auth_required": bool(settings.api_key),
         }

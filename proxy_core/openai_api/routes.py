@@ -41,19 +41,19 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _model_json(model_id: str) -> dict[str, Any]:
+def model_json(model_id: str) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": MODEL_CREATED, "owned_by": "anthropic"}
 
 
 async def list_models(request: web.Request) -> web.Response:
     ids = [model.id for model in CATALOG] + list(FAMILIES)
-    return web.json_response({"object": "list", "data": [_model_json(i) for i in ids]})
+    return web.json_response({"object": "list", "data": [model_json(i) for i in ids]})
 
 
 async def get_model(request: web.Request) -> web.Response:
     model_id = request.match_info["model_id"]
     find_model(model_id)  # 404 for names the proxy does not know
-    return web.json_response(_model_json(model_id))
+    return web.json_response(model_json(model_id))
 
 
 def is_openai_client(request: web.Request) -> bool:
@@ -61,6 +61,10 @@ def is_openai_client(request: web.Request) -> bool:
     if "anthropic-version" in request.headers:
         return False
     return "openai" in request.headers.get("user-agent", "").lower()
+
+
+def is_anthropic_client(request: web.Request) -> bool:
+    return "anthropic-version" in request.headers
 
 
 def add_routes(app: web.Application) -> None:

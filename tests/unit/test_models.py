@@ -144,7 +144,21 @@ def test_find_model_resolves_aliases_to_the_newest(alias: str) -> None:
     assert model.id == NEWEST_IN_FAMILY[alias.lower()]
 
 
-@pytest.mark.parametrize("model_id", ["gpt-4o", "claude-3-5-sonnet-20241022", "claude-opus-6"])
+@pytest.mark.parametrize(
+    ("model_id", "found"),
+    [
+        # Ids /v1/messages accepts resolve here too: a dated model's short id, a retired one.
+        ("claude-haiku-4-5", "claude-haiku-4-5-20251001"),
+        ("claude-sonnet-4-5", "claude-sonnet-4-5-20250929"),
+        ("claude-3-5-sonnet-20241022", "claude-sonnet-5-5"),
+        ("claude-opus-4-1", "claude-opus-5-5"),
+    ],
+)
+def test_find_model_resolves_what_messages_accept(model_id: str, found: str) -> None:
+    assert find_model(model_id).id == found
+
+
+@pytest.mark.parametrize("model_id", ["gpt-4o", "claude-opus-6", "claude-haiku-4"])
 def test_find_model_refuses_unknown_ids(model_id: str) -> None:
     with pytest.raises(NotFoundError) as info:
         find_model(model_id)
