@@ -92,17 +92,18 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     render = request.app[error_dialects_key].renderer_for(request)
     started = time.monotonic()
     status = 500
+    failure: ProxyError | None = None
     try:
         response = await handler(request)
         status = response.status
         return response
     except ProxyError as error:
-        status = error.status
+        status, failure = error.status, error
         return error_response(error, request_id, render)
     except web.HTTPException as exc:
-        http_error = _from_http_exception(exc)
-        status = http_error.status
-        return error_response(http_error, request_id, render)
+        failure = _from_http_exception(exc)
+        status = failure.status
+        return error_response(failure, request_id, render)
     except Exception:
         log.exception("Unexpected failure in %s %s", request.method, request.path)
         if COMMITTED_RESPONSE_KEY in request:
@@ -111,6 +112,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         return error_response(ProxyError("The proxy failed unexpectedly."), request_id, render)
     finally:
         detail = " ".join(f"{k}={v}" for k, v in request.get(ACCESS_DETAIL_KEY, {}).items())
+        if failure is not None:
+            # Our own words (a field name, the upstream's reason), never a body: quoted, cut.
+            detail += f" error={failure.kind} reason={failure.message[:160]!r}"
         log.info(
             "%s %s %s %d %.0fms %s",
             request_id,

@@ -83,20 +83,24 @@ async def respond(
     return web.json_response(render(message))
 
 
+_LOGGED_COUNTS = {"input_tokens": "in", "cache_read_input_tokens": "cached", "output_tokens": "out"}
+
+
 def _token_counts(usage: dict[str, Any]) -> dict[str, Any]:
     return {
-        "in": usage.get("input_tokens", 0),
-        "cached": usage.get("cache_read_input_tokens", 0),
-        "out": usage.get("output_tokens", 0),
+        short: usage[key] for key, short in _LOGGED_COUNTS.items() if usage.get(key) is not None
     }
 
 
-def _note_usage(request: web.Request, event: StreamEventData) -> None:
+def note_usage(request: web.Request, event: StreamEventData) -> None:
+    """Counts for the access line, from the start and the final delta, whichever has them."""
     usage = event.get("usage") or event.get("message", {}).get("usage")
-    if event.get("type") in ("message_start", "message_delta") and usage:
-        request[ACCESS_DETAIL_KEY].update(
-            {k: v for k, v in _token_counts(usage).items() if k != "out" or v}
-        )
+    if event.get("type") not in ("message_start", "message_delta") or not usage:
+        return
+    detail = request[ACCESS_DETAIL_KEY]
+    for name, count in _token_counts(usage).items():
+        if count or not detail.get(name):  # a count once seen is never lowered to 0
+            detail[name] = count
 
 
 async def _collect(pump: EventPump) -> list[StreamEventData]:
@@ -135,7 +139,7 @@ async def _stream(request: web.Request, pump: EventPump, view: StreamView) -> we
                 await response.write(view.ping())
             else:
                 assert isinstance(item, dict)
-                _note_usage(request, item)
+                note_usage(request, item)
                 await response.write(view.frames(item))
                 if item["type"] == "message_stop":
                     break
@@ -144,6 +148,7 @@ async def _stream(request: web.Request, pump: EventPump, view: StreamView) -> we
         await response.write_eof()
     except ProxyError as error:
         request.app[status_key].note_error(error)
+        request[ACCESS_DETAIL_KEY]["error"] = f"{error.kind} (in the stream)"
         with contextlib.suppress(ConnectionError):
             await response.write(view.error(error))
             await response.write_eof()

@@ -7,15 +7,17 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import anthropic
 import pytest
 
 from proxy_core.testing.upstream_simulator import DEFAULT_TEXT, Text, UpstreamSimulator
-from tests.conftest import anthropic_client
+from tests.conftest import ProxyFactory, anthropic_client
 
 MODEL = "claude-sonnet-4-6"
+HI_MESSAGES: list[Any] = [{"role": "user", "content": "hi"}]
 
 
 def test_plain_message_returns_upstream_text_and_exact_usage(
@@ -318,3 +320,28 @@ def test_one_access_line_per_request_with_tokens_and_no_content(
     assert f"in={sent['input_tokens']}" in line and f"out={sent['output_tokens']}" in line
     assert "SECRET-PROMPT-TEXT" not in caplog.text
     assert "unused" not in line  # the client's key
+
+
+def test_a_streamed_request_logs_its_real_counts_even_after_an_early_start(
+    make_proxy: ProxyFactory, sim: UpstreamSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="proxy_core.access")
+    client = anthropic_client(make_proxy(stream_commit_wait_s=0).base_url)
+    with client.messages.stream(model=MODEL, max_tokens=8, messages=HI_MESSAGES) as stream:
+        stream.get_final_message()
+    (line,) = [r.getMessage() for r in caplog.records if "/v1/messages" in r.getMessage()]
+    sent = sim.message_calls()[0].reply_usage
+    assert sent is not None and sent["input_tokens"] > 0
+    assert f"in={sent['input_tokens']}" in line
+    assert f"cached={sent['cache_read_input_tokens']}" in line
+
+
+def test_a_refused_request_logs_its_reason(
+    client: anthropic.Anthropic, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="proxy_core.access")
+    with pytest.raises(anthropic.BadRequestError):
+        client.messages.create(model=MODEL, max_tokens=8, messages=[])
+    (line,) = [r.getMessage() for r in caplog.records if "/v1/messages" in r.getMessage()]
+    assert " 400 " in line and "error=invalid_request_error" in line
+    assert "reason='messages: must be a non-empty list'" in line
