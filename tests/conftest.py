@@ -23,6 +23,8 @@ from proxy_core.config import Settings
 from proxy_core.server import ProxyServer
 from proxy_core.testing.upstream_simulator import SimulatorThread, UpstreamSimulator
 
+pytest_plugins = ["tests.compat"]
+
 
 @pytest.fixture(scope="session")
 def simulator_thread() -> Iterator[SimulatorThread]:

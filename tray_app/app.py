@@ -20,7 +20,7 @@ import pystray
 from proxy_core.backend.cli_status import find_cli
 from tray_app.controller import TrayController
 from tray_app.icons import icon_image
-from tray_app.menu import SEPARATOR, Item, build_menu
+from tray_app.menu import COPY_SETUP, SEPARATOR, Item, build_menu
 from tray_app.state import TrayState
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,8 @@ class TrayApp:
         if action == "change_port":
             answer = self._prompt("Port", str(controller.settings.port))
             return controller.change_port(int(answer)) if answer and answer.isdigit() else None
+        if action.startswith(COPY_SETUP):
+            return controller.copy_client_setup(action.removeprefix(COPY_SETUP))
         if action == "allow_browser_apps":
             current = ", ".join(controller.settings.cors_origins)
             answer = self._prompt("Web origins allowed (comma-separated; empty: none)", current)

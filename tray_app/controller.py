@@ -18,11 +18,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from proxy_core.backend.environment import AUTH_MODE_SUBSCRIPTION
+from proxy_core.client_setup import recipe
 from proxy_core.config import ConfigError, Settings
 from proxy_core.http.keys import status_key
 from proxy_core.server import ProxyServer, ServerState
 from tray_app.autostart import Autostart, launch_command
-from tray_app.client_setup import client_setup
 from tray_app.secrets import KeyStore, generate_key
 from tray_app.settings_io import save_settings
 from tray_app.state import Phase, TrayState
@@ -165,9 +165,10 @@ class TrayController:
         self._copy(self.settings.api_key)
         return "API key copied"
 
-    def copy_client_setup(self) -> str:
-        self._copy(client_setup(self.server.base_url, self.settings.api_key))
-        return "Client setup copied"
+    def copy_client_setup(self, recipe_id: str) -> str:
+        chosen = recipe(recipe_id)
+        self._copy(chosen.render(self.server.base_url, self.settings.api_key))
+        return f"Copied the setup for {chosen.client}: paste it into {chosen.where}."
 
     # -- start at login ------------------------------------------------------------------
     def toggle_start_at_login(self) -> str:

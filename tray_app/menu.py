@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from proxy_core.client_setup import RECIPES
 from tray_app.state import Phase, TrayState
+
+# "copy_client_setup:<recipe id>": one action per client, each copying one pasteable block.
+COPY_SETUP = "copy_client_setup:"
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,13 @@ def build_menu(state: TrayState) -> tuple[Item, ...]:
         SEPARATOR,
         Item("Copy base URL", "copy_base_url", enabled=running),
         Item("Copy API key", "copy_api_key", enabled=state.api_key_set),
-        Item("Copy client setup", "copy_client_setup", enabled=running),
+        Item(
+            "Copy client setup",
+            children=tuple(
+                Item(recipe.client, f"{COPY_SETUP}{recipe.id}", enabled=running)
+                for recipe in RECIPES
+            ),
+        ),
         Item("Test connection", "test_connection", enabled=running),
         SEPARATOR,
         Item("Port…", "change_port", enabled=not busy),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pydantic import BaseModel
 
 from proxy_core.server import ProxyServer
@@ -14,6 +15,7 @@ class Weather(BaseModel):
     city: str
 
 
+@pytest.mark.compat("LangChain ChatOpenAI", "plain", "tools")
 def test_langchain_chat_openai_chats_and_binds_tools(
     proxy: ProxyServer, sim: UpstreamSimulator
 ) -> None:
@@ -43,6 +45,7 @@ def test_langchain_chat_openai_chats_and_binds_tools(
     ]
 
 
+@pytest.mark.compat("LangChain ChatAnthropic", "streamed")
 def test_langchain_chat_anthropic_streams(proxy: ProxyServer, sim: UpstreamSimulator) -> None:
     from langchain_anthropic import ChatAnthropic
 

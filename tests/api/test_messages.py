@@ -20,6 +20,7 @@ MODEL = "claude-sonnet-4-6"
 HI_MESSAGES: list[Any] = [{"role": "user", "content": "hi"}]
 
 
+@pytest.mark.compat("Anthropic SDK (Python)", "plain")
 def test_plain_message_returns_upstream_text_and_exact_usage(
     client: anthropic.Anthropic, sim: UpstreamSimulator
 ) -> None:
@@ -40,6 +41,7 @@ def test_plain_message_returns_upstream_text_and_exact_usage(
     assert message.usage.cache_creation_input_tokens == sent["cache_creation_input_tokens"]
 
 
+@pytest.mark.compat("Anthropic SDK (Python)", "streamed")
 def test_streaming_yields_the_anthropic_event_sequence(
     client: anthropic.Anthropic, sim: UpstreamSimulator
 ) -> None:

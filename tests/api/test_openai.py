@@ -42,6 +42,7 @@ def oai(proxy: ProxyServer) -> Iterator[openai.OpenAI]:
     client.close()
 
 
+@pytest.mark.compat("OpenAI SDK (Python), chat completions", "plain")
 def test_plain_completion_with_system_and_exact_usage(
     oai: openai.OpenAI, sim: UpstreamSimulator
 ) -> None:
@@ -75,6 +76,7 @@ def test_plain_completion_with_system_and_exact_usage(
     assert usage.prompt_tokens_details.cached_tokens == sent["cache_read_input_tokens"]
 
 
+@pytest.mark.compat("OpenAI SDK (Python), chat completions", "streamed")
 def test_streaming_sends_role_first_then_content_then_finish_and_usage(
     oai: openai.OpenAI, sim: UpstreamSimulator
 ) -> None:
@@ -97,6 +99,7 @@ def test_streaming_sends_role_first_then_content_then_finish_and_usage(
     assert len({c.id for c in chunks}) == 1
 
 
+@pytest.mark.compat("OpenAI SDK (Python), chat completions", "tools")
 def test_function_calling_returns_tool_calls(oai: openai.OpenAI, sim: UpstreamSimulator) -> None:
     sim.enqueue(
         ToolCalls(calls=(("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Rome"})))
@@ -114,6 +117,7 @@ def test_function_calling_returns_tool_calls(oai: openai.OpenAI, sim: UpstreamSi
     assert upstream_tools[0]["input_schema"] == WEATHER["function"]["parameters"]  # type: ignore[index]
 
 
+@pytest.mark.compat("OpenAI SDK (Python), chat completions", "tools", "streamed")
 def test_streamed_tool_calls_come_as_indexed_deltas(
     oai: openai.OpenAI, sim: UpstreamSimulator
 ) -> None:
@@ -140,6 +144,7 @@ def test_streamed_tool_calls_come_as_indexed_deltas(
     assert all(entry["name"] == "get_weather" and entry["id"] for entry in calls.values())
 
 
+@pytest.mark.compat("OpenAI SDK (Python), chat completions", "tools")
 def test_tool_messages_round_trip_as_structured_history(
     oai: openai.OpenAI, sim: UpstreamSimulator
 ) -> None:
@@ -174,6 +179,7 @@ def test_tool_messages_round_trip_as_structured_history(
     assert "rain" in json.dumps(results[1]["content"])
 
 
+@pytest.mark.compat("OpenAI SDK (Python), chat completions", "images")
 def test_images_as_data_urls_and_links_reach_upstream(
     oai: openai.OpenAI, sim: UpstreamSimulator
 ) -> None:

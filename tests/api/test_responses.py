@@ -47,6 +47,7 @@ def upstream_text(sim: UpstreamSimulator, call: int = 0) -> list[str]:
     return [block["text"] for block in without_reminders(last) if block["type"] == "text"]
 
 
+@pytest.mark.compat("OpenAI SDK (Python), Responses API", "plain")
 def test_plain_response_with_instructions_and_exact_usage(
     oai: openai.OpenAI, sim: UpstreamSimulator
 ) -> None:
@@ -74,6 +75,7 @@ def test_plain_response_with_instructions_and_exact_usage(
     assert response.usage.total_tokens == prompt + sent["output_tokens"]
 
 
+@pytest.mark.compat("OpenAI SDK (Python), Responses API", "streamed")
 def test_streamed_events_come_in_order_with_rising_sequence_numbers(
     oai: openai.OpenAI, sim: UpstreamSimulator
 ) -> None:
@@ -123,6 +125,7 @@ def test_raw_stream_events_carry_their_own_type_and_no_done_marker(
     assert json.loads(frames[-1].split("data: ")[1])["type"] == "response.completed"
 
 
+@pytest.mark.compat("OpenAI SDK (Python), Responses API", "tools")
 def test_function_call_round_trip(oai: openai.OpenAI, sim: UpstreamSimulator) -> None:
     sim.enqueue(
         ToolCalls(
@@ -164,6 +167,7 @@ def test_function_call_round_trip(oai: openai.OpenAI, sim: UpstreamSimulator) ->
     assert "rain" in json.dumps(results[1]["content"])
 
 
+@pytest.mark.compat("OpenAI SDK (Python), Responses API", "tools", "streamed")
 def test_streamed_function_call_arguments(oai: openai.OpenAI, sim: UpstreamSimulator) -> None:
     sim.enqueue(ToolCalls(calls=(("get_weather", {"city": "Paris"}),)))
     with oai.responses.stream(model="gpt-4o", input="Weather?", tools=[WEATHER]) as stream:  # type: ignore[list-item]
@@ -258,6 +262,7 @@ def test_hosted_tools_are_left_out_and_the_request_runs(
     assert [t["name"] for t in sim.message_calls()[0].body["tools"]] == ["get_weather"]
 
 
+@pytest.mark.compat("OpenAI SDK (Python), Responses API", "images")
 def test_input_items_images_files_and_developer_messages_reach_upstream(
     oai: openai.OpenAI, sim: UpstreamSimulator
 ) -> None:

@@ -45,6 +45,7 @@ def without_reminders(content: Any) -> Any:
     return kept
 
 
+@pytest.mark.compat("Anthropic SDK (Python)", "tools")
 def test_caller_tools_reach_the_model_exactly_and_come_back_as_tool_use(
     client: anthropic.Anthropic, sim: UpstreamSimulator
 ) -> None:
@@ -84,6 +85,7 @@ def test_parallel_tool_calls_all_come_back(
     assert calls[0].id != calls[1].id
 
 
+@pytest.mark.compat("Anthropic SDK (Python)", "tools", "streamed")
 def test_streamed_tool_calls_assemble_in_the_sdk_helper(
     client: anthropic.Anthropic, sim: UpstreamSimulator
 ) -> None:
@@ -137,6 +139,7 @@ def test_tool_choice_none_offers_no_tools(
     assert not sim.message_calls()[0].body.get("tools")
 
 
+@pytest.mark.compat("Anthropic SDK (Python)", "tools")
 def test_tool_result_round_trip_reaches_the_model_as_structured_history(
     client: anthropic.Anthropic, sim: UpstreamSimulator
 ) -> None:
@@ -251,6 +254,7 @@ PNG = base64.b64encode(
     ],
     ids=["base64-image", "url-image", "pdf"],
 )
+@pytest.mark.compat("Anthropic SDK (Python)", "images")
 def test_images_and_documents_reach_upstream_unchanged(
     client: anthropic.Anthropic, sim: UpstreamSimulator, block: dict[str, Any]
 ) -> None:

@@ -49,6 +49,7 @@ def tool_results(sim: UpstreamSimulator, call: int) -> list[str]:
     ]
 
 
+@pytest.mark.compat("OpenAI Agents SDK (Python)", "plain", "tools")
 async def test_an_agent_calls_its_function_tool_and_answers(
     run_config: RunConfig, proxy: ProxyServer, sim: UpstreamSimulator
 ) -> None:
@@ -67,6 +68,7 @@ async def test_an_agent_calls_its_function_tool_and_answers(
     assert [session["turns"] for session in sessions["data"]] == [2]
 
 
+@pytest.mark.compat("OpenAI Agents SDK (Python)", "streamed", "tools")
 async def test_a_streamed_agent_run(run_config: RunConfig, sim: UpstreamSimulator) -> None:
     calls_seen.clear()
     sim.enqueue(
@@ -82,6 +84,7 @@ async def test_a_streamed_agent_run(run_config: RunConfig, sim: UpstreamSimulato
     assert any("sunny in Rome" in result for result in tool_results(sim, 1))
 
 
+@pytest.mark.compat("OpenAI Agents SDK (Python)", "tools")
 async def test_an_agent_chaining_by_previous_response_id(
     run_config: RunConfig, proxy: ProxyServer, sim: UpstreamSimulator
 ) -> None:

@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from proxy_core.server import ProxyServer
 from proxy_core.testing.upstream_simulator import Text, ToolCalls, UpstreamSimulator
 from tests.clients.conftest import node_with
@@ -13,6 +15,7 @@ from tests.clients.conftest import node_with
 SCRIPT = Path(__file__).with_name("ai_sdk_run.mjs")
 
 
+@pytest.mark.compat("AI SDK, OpenAI provider (node)", "plain", "streamed", "tools")
 def test_ai_sdk_tool_loop_and_stream(proxy: ProxyServer, sim: UpstreamSimulator) -> None:
     sim.enqueue(
         ToolCalls(calls=(("get_weather", {"city": "Paris"}),)),

@@ -139,6 +139,7 @@ def run_page(origin_host: str, page_port: int, proxy: ProxyServer) -> dict[str, 
     return result
 
 
+@pytest.mark.compat("Chromium, fetch from a web page", "plain", "streamed")
 def test_an_allowed_page_calls_both_apis_streamed_and_not(
     make_proxy: ProxyFactory, sim: UpstreamSimulator, page_server: PageServer
 ) -> None:

@@ -58,6 +58,7 @@ def upstream_system(sim: UpstreamSimulator, call: int = 0) -> str:
 
 
 @pytest.mark.parametrize("output", ["text", "json", "stream-json"])
+@pytest.mark.compat("Claude Code CLI", "plain", "streamed")
 def test_claude_code_answers_through_the_proxy(
     proxy: ProxyServer, sim: UpstreamSimulator, tmp_path: Path, output: str
 ) -> None:
@@ -80,6 +81,7 @@ def test_claude_code_answers_through_the_proxy(
     assert {"Read", "Bash", "Edit"} <= offered
 
 
+@pytest.mark.compat("Claude Code CLI", "tools", "streamed")
 def test_claude_code_runs_its_own_read_tool_and_sends_the_result_back(
     proxy: ProxyServer, sim: UpstreamSimulator, tmp_path: Path
 ) -> None:

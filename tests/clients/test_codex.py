@@ -12,6 +12,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from proxy_core.client_setup import recipe
 from proxy_core.server import ProxyServer
 from proxy_core.testing.upstream_simulator import DEFAULT_TEXT, Text, ToolCalls, UpstreamSimulator
 from tests.api.test_errors import raw_request
@@ -21,25 +24,11 @@ from tests.clients.conftest import node_client
 CODEX_TIMEOUT_S = 120
 
 
-def codex_config(base_url: str) -> str:
-    """The README's recipe, with the proxy's address."""
-    return f"""\
-model = "sonnet"
-model_provider = "claude-sdk-proxy"
-model_context_window = 200000
-model_auto_compact_token_limit = 160000
-
-[model_providers.claude-sdk-proxy]
-name = "claude-sdk-proxy"
-base_url = "{base_url}/v1"
-wire_api = "responses"
-"""
-
-
 def run_codex(proxy: ProxyServer, tmp_path: Path, prompt: str) -> list[dict[str, Any]]:
     home = tmp_path / "codex-home"
     home.mkdir(exist_ok=True)
-    (home / "config.toml").write_text(codex_config(proxy.base_url))
+    # Exactly the README's recipe (the tray copies the same), with this proxy's address.
+    (home / "config.toml").write_text(recipe("codex").render(proxy.base_url, None))
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     env = {**os.environ, "CODEX_HOME": str(home), "HOME": str(tmp_path)}
@@ -73,6 +62,7 @@ def items(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.compat("Codex CLI (node)", "plain", "streamed")
 def test_codex_gets_a_plain_answer(
     proxy: ProxyServer, sim: UpstreamSimulator, tmp_path: Path
 ) -> None:
@@ -92,6 +82,7 @@ def test_codex_gets_a_plain_answer(
     ] == "say hi"
 
 
+@pytest.mark.compat("Codex CLI (node)", "tools", "streamed")
 def test_codex_runs_its_shell_tool_and_sends_the_output_back(
     proxy: ProxyServer, sim: UpstreamSimulator, tmp_path: Path
 ) -> None:

@@ -58,6 +58,7 @@ def served(proxy: ProxyServer, key: str) -> int:
     return int(health["requests"]["served"])
 
 
+@pytest.mark.compat("LiteLLM Router", "plain")
 def test_the_router_spreads_requests_over_two_instances_and_skips_one_that_is_down(
     make_proxy: ProxyFactory, sim: UpstreamSimulator
 ) -> None:

@@ -40,8 +40,10 @@ def test_start_copy_and_test_connection(
     result = tray.test_connection()
     assert result.startswith("OK: answered in ") and result.endswith(" ms")
     assert len(sim.message_calls()) == 1
-    tray.copy_client_setup()
-    assert f"export ANTHROPIC_BASE_URL={tray.server.base_url}" in clipboard[-1]
+    assert tray.copy_client_setup("claude-code").startswith("Copied the setup for Claude Code")
+    assert f"export ANTHROPIC_BASE_URL={tray.server.base_url}\n" in clipboard[-1]
+    tray.copy_client_setup("codex")
+    assert f'base_url = "{tray.server.base_url}/v1"' in clipboard[-1]
 
 
 def test_a_generated_key_is_required_at_once_and_kept_out_of_the_config(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from proxy_core.client_setup import RECIPES
 from tray_app.icons import PHASE_COLOURS, icon_image, write_assets
 from tray_app.menu import SEPARATOR, Item, build_menu
 from tray_app.state import Phase, TrayState
@@ -82,9 +83,12 @@ def test_every_action_is_named_and_checks_reflect_the_state() -> None:
         c.action for i in menu for c in i.children
     ]
     assert len(actions) == len(set(actions))
-    assert {"start", "stop", "quit", "copy_base_url", "copy_client_setup", "view_logs"} <= set(
-        actions
-    )
+    assert {"start", "stop", "quit", "copy_base_url", "view_logs"} <= set(actions)
+    setups = by_text(menu, "Copy client setup").children
+    assert [item.action for item in setups] == [f"copy_client_setup:{r.id}" for r in RECIPES]
+    assert all(item.enabled for item in setups)
+    stopped = by_text(build_menu(replace(RUNNING, phase=Phase.STOPPED)), "Copy client setup")
+    assert not any(item.enabled for item in stopped.children)
     assert menu[-1].action == "quit"
 
 
