@@ -79,6 +79,8 @@ RECIPES: tuple[Recipe, ...] = (
         'import OpenAI from "openai";\n\n'
         'const anthropic = new Anthropic({{ baseURL: "{base}", apiKey: "{key}" }});\n'
         'const openai = new OpenAI({{ baseURL: "{base}/v1", apiKey: "{key}" }});\n',
+        "",
+        "tests/clients/test_node_sdks.py",
     ),
     Recipe(
         "agents-sdk",

@@ -60,6 +60,9 @@ CLIENT_VERSIONS = {
     "LangChain ChatOpenAI": lambda: python_version("langchain-openai"),
     "LangChain ChatAnthropic": lambda: python_version("langchain-anthropic"),
     "LiteLLM Router": lambda: python_version("litellm"),
+    "Anthropic and OpenAI SDKs (node)": lambda: (
+        f"{npm_version('@anthropic-ai/sdk')} / {npm_version('openai')}"
+    ),
     "AI SDK, OpenAI provider (node)": lambda: npm_version("@ai-sdk/openai"),
     "Codex CLI (node)": lambda: npm_version("@openai/codex"),
     "Claude Code CLI": claude_version,
@@ -119,8 +122,8 @@ def _is_full_run(config: pytest.Config) -> bool:
         config.args_source is pytest.Config.ArgsSource.TESTPATHS
         and not option.keyword
         and not option.markexpr
-        and not option.lf
-        and not option.deselect
+        and not getattr(option, "lf", False)
+        and not getattr(option, "deselect", None)
     )
 
 
