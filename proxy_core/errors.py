@@ -83,6 +83,7 @@ class RequestTooLargeError(ProxyError):
 class RateLimitError(ProxyError):
     status = 429
     kind = "rate_limit_error"
+    should_retry = True
 
 
 class QueueFullError(RateLimitError):
@@ -119,3 +120,4 @@ class BackendTimeoutError(ProxyError):
 class OverloadedError(ProxyError):
     status = 529
     kind = "overloaded_error"
+    should_retry = True

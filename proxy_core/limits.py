@@ -12,6 +12,10 @@ import asyncio
 
 from proxy_core.errors import OverloadedError, QueueFullError
 
+# A full queue clears as fast as requests finish; one that timed out is behind a long queue.
+QUEUE_FULL_RETRY_AFTER_S = 5
+QUEUE_TIMEOUT_RETRY_AFTER_S = 30
+
 
 class ConcurrencyGate:
     def __init__(self, limit: int, max_queue: int, queue_timeout_s: float) -> None:
@@ -28,7 +32,7 @@ class ConcurrencyGate:
                 f"The proxy is at its limit: {self.active} requests running and "
                 f"{self.queued} waiting (CLAUDE_PROXY_MAX_CONCURRENT={self._limit}). "
                 "Retry shortly.",
-                retry_after=5,
+                retry_after=QUEUE_FULL_RETRY_AFTER_S,
             )
         self.queued += 1
         try:
@@ -37,7 +41,8 @@ class ConcurrencyGate:
         except TimeoutError:
             raise OverloadedError(
                 f"No request slot became free within {self._queue_timeout_s:g} s; "
-                "the proxy is overloaded. Retry later."
+                "the proxy is overloaded. Retry later.",
+                retry_after=QUEUE_TIMEOUT_RETRY_AFTER_S,
             ) from None
         finally:
             self.queued -= 1

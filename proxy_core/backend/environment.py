@@ -95,6 +95,9 @@ def points_at_proxy(base_url: str, proxy_port: int) -> bool:
     return _is_local_host(parts.hostname or "") and port == proxy_port
 
 
+PROXY_SETTINGS_PREFIX = "CLAUDE_PROXY_"
+
+
 def cli_overrides(
     environ: Mapping[str, str], *, proxy_port: int, cli_retries: int, api_timeout_ms: int
 ) -> dict[str, str]:
@@ -117,6 +120,12 @@ def cli_overrides(
     overrides["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = environ.get(
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"
     )
+    # The proxy's own settings (its API key among them) are no business of the CLI, nor of
+    # an agent's shell. The SDK passes our environment on whole, so they are blanked here.
+    overrides.update({name: "" for name in environ if name.startswith(PROXY_SETTINGS_PREFIX)})
+    # The proxy's own settings (its API key among them) are no business of the CLI, nor of
+    # an agent's shell. The SDK passes our environment on whole, so they are blanked here.
+    overrides.update({name: "" for name in environ if name.startswith(PROXY_SETTINGS_PREFIX)})
     if set_for_clients(environ, proxy_port):
         # Empty means unset to the CLI: it uses the subscription login.
         overrides.update(

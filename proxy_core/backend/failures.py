@@ -65,7 +65,7 @@ def failure_to_error(
     if status is None and "timed out" in lowered:
         return errors.BackendTimeoutError(message)
     if status == 529 or "overloaded" in lowered:
-        return errors.OverloadedError(message)
+        return errors.OverloadedError(message, retry_after=DEFAULT_RETRY_AFTER_S)
     if status is not None and 500 <= status < 600:
         error = errors.BackendError(message)
         error.status = status

@@ -104,6 +104,11 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         failure = _from_http_exception(exc)
         status = failure.status
         return error_response(failure, request_id, render)
+    except RecursionError:
+        # Input nested deeper than anything can walk: the caller's doing, never a 500.
+        failure = InvalidRequestError("The request is nested too deeply to process.")
+        status = failure.status
+        return error_response(failure, request_id, render)
     except Exception:
         log.exception("Unexpected failure in %s %s", request.method, request.path)
         if COMMITTED_RESPONSE_KEY in request:

@@ -17,11 +17,14 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from proxy_core.backend.base import BackendRequest
+from proxy_core.backend.passable import check_passable
 from proxy_core.errors import InvalidRequestError, ProxyError
 from proxy_core.events import StreamEventData, aggregate
 from proxy_core.http.keys import backend_key, backend_tasks_key, gate_key, settings_key, status_key
 from proxy_core.http.middleware import ACCESS_DETAIL_KEY, COMMITTED_RESPONSE_KEY
 from proxy_core.http.pump import END, SILENCE, EventPump
+
+NESTED_TOO_DEEPLY = "The request body is nested too deeply to read."
 
 
 class StreamView(Protocol):
@@ -43,6 +46,8 @@ async def read_json(request: web.Request) -> Any:
         return await request.json(loads=json.loads)
     except ValueError as exc:
         raise InvalidRequestError(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidRequestError(NESTED_TOO_DEEPLY) from None
 
 
 async def start_pump(request: web.Request, backend_request: BackendRequest) -> EventPump:
@@ -68,6 +73,7 @@ async def respond(
     status = request.app[status_key]
     detail = {"model": backend_request.model, "stream": stream_view is not None}
     request[ACCESS_DETAIL_KEY] = detail
+    check_passable(backend_request)
     pump = await start_pump(request, backend_request)
     try:
         if stream_view is not None:

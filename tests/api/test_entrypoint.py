@@ -171,7 +171,9 @@ def test_a_restart_ends_the_clis_a_killed_proxy_left_behind(
     sim.enqueue(Text("word " * 40, chunks=40, delay_between_chunks=0.5))
     client = anthropic_client(base_url, api_key="x", max_retries=0)
     with client.messages.stream(model=MODEL, max_tokens=8, messages=HI) as stream:
-        next(iter(stream))
+        # The first text, not the first event: in a cold process loading the SDK can outlast
+        # the commit wait, and the proxy's own early message_start comes before any CLI.
+        next(event for event in stream if event.type == "content_block_delta")
         server = psutil.Process(process.pid)
         clis = [p for p in server.children(recursive=True) if "stream-json" in p.cmdline()]
         assert clis

@@ -106,3 +106,19 @@ async def test_the_openai_sdk_lists_models_from_the_shared_list(http: Client) ->
     async with sdk:
         page = await sdk.models.list(extra_headers={"user-agent": "curl/8"})
     assert page.data[0].owned_by == "anthropic"
+
+
+def test_refusals_a_client_may_retry_say_when() -> None:
+    from proxy_core.backend.failures import failure_to_error
+    from proxy_core.errors import QueueFullError
+    from proxy_core.http.middleware import error_response
+    from proxy_core.limits import QUEUE_FULL_RETRY_AFTER_S
+
+    upstream_overloaded = failure_to_error("server_error", "Overloaded", 529)
+    for error in (
+        QueueFullError("full", retry_after=QUEUE_FULL_RETRY_AFTER_S),
+        upstream_overloaded,
+    ):
+        response = error_response(error, "req_1", lambda e: {"message": e.message})
+        assert int(response.headers["retry-after"]) > 0
+        assert response.headers["x-should-retry"] == "true"

@@ -126,6 +126,8 @@ async def test_queue_timeout_is_overloaded() -> None:
     assert error.status == 529
     assert error.kind == "overloaded_error"
     assert "0.05 s" in error.message
+    assert error.retry_after is not None and error.retry_after > 0
+    assert error.should_retry is True
     assert gate.active == 1
     assert gate.queued == 0
 
