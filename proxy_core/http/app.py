@@ -15,7 +15,7 @@ from proxy_core.anthropic_api.stream_view import error_body
 from proxy_core.backend.base import Backend
 from proxy_core.backend.environment import auth_mode
 from proxy_core.config import Settings
-from proxy_core.http import service_routes, session_routes
+from proxy_core.http import parser_errors, service_routes, session_routes
 from proxy_core.http.cors import add_cors_headers, cors
 from proxy_core.http.dialects import ErrorDialects
 from proxy_core.http.keys import (
@@ -46,6 +46,7 @@ def create_app(
     settings: Settings, backend: Backend, *, environ: Mapping[str, str] | None = None
 ) -> web.Application:
     environ = os.environ if environ is None else environ
+    parser_errors.install()
     app = web.Application(
         # CORS before the page and key checks: a preflight carries no key.
         middlewares=[request_context, cors, refuse_foreign_pages, require_api_key],

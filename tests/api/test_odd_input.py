@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +109,36 @@ def test_no_proxy_setting_reaches_a_clis_environment(
     leaked = [entry for entry in environ if entry.startswith(b"CLAUDE_PROXY_") and b"=" in entry]
     assert all(entry.split(b"=", 1)[1] == b"" for entry in leaked), leaked
     assert not any(secret.encode() in entry for entry in environ)
+
+
+def raw_http(proxy: ProxyServer, head: bytes) -> bytes:
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(proxy.base_url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + head + b"\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"x-api-key: sk-secret-in-a-header\x00\r\n",
+        b"x-api-key: sk-secret-in-a-header" + b"a" * 70_000 + b"\r\n",
+        b"x-api-key: sk-secret-in-a-header\rx\r\n",
+        b"".join(b"x-h%d: sk-secret-in-a-header\r\n" % n for n in range(500)),
+    ],
+    ids=["nul", "64 KB", "bare CR", "500 headers"],
+)
+def test_headers_the_http_parser_refuses_are_400s_that_log_no_header_text(
+    proxy: ProxyServer, head: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    answer = raw_http(proxy, head)
+    assert answer.startswith((b"HTTP/1.0 400", b"HTTP/1.1 400")), answer[:100]
+    assert "sk-secret-in-a-header" not in caplog.text
+    assert any("Refused a malformed HTTP request" in r.getMessage() for r in caplog.records)
