@@ -5,6 +5,6 @@ Set-Location (Join-Path $PSScriptRoot "..")
 $python = ".venv-build\Scripts\python.exe"
 if (-not (Test-Path $python)) { py -3 -m venv .venv-build }
 & $python -m pip install --quiet --upgrade pip
-& $python -m pip install --quiet -e ".[tray,build]"
+& $python -m pip install --quiet -e ".[build]"
 & $python packaging\build.py @args
 exit $LASTEXITCODE

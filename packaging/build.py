@@ -1,6 +1,6 @@
 """Build the app for this OS into dist/: ``python packaging/build.py [--onefile] [--bundle-cli]``.
 
-Needs the build extra: ``pip install -e '.[tray,build]'``. The result is
+Needs the build extra: ``pip install -e '.[build]'``. The result is
 ``dist/claude-sdk-proxy/`` (a folder with the executable inside), ``dist/claude-sdk-proxy``
 with ``--onefile``, or ``dist/Claude SDK Proxy.app`` on macOS. The build checks that the
 executable it made starts and reports the right version.
@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if importlib.util.find_spec("PyInstaller") is None:
-        print("PyInstaller is missing: pip install -e '.[tray,build]'", file=sys.stderr)
+        print("PyInstaller is missing: pip install -e '.[build]'", file=sys.stderr)
         return 1
     spec_options = [
         flag for flag, on in (("--onefile", args.onefile), ("--bundle-cli", args.bundle_cli)) if on

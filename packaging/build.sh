@@ -17,5 +17,5 @@ if [ ! -x "$venv/bin/python" ]; then
     fi
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e '.[tray,build]'
+"$venv/bin/python" -m pip install --quiet -e '.[build]'
 exec "$venv/bin/python" packaging/build.py "$@"

@@ -7,7 +7,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -58,7 +57,8 @@ def tray_colours_of_a_running_app(
         "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
     }
     app = subprocess.Popen(
-        [sys.executable, "-m", "tray_app"],
+        # The README's first command, as a new user runs it.
+        [str(Path(__file__).resolve().parents[2] / "scripts" / "run")],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
