@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 APP_TITLE = "Claude SDK Proxy"
 LOGIN_RECHECK_S = 300.0  # `claude auth status` is local and takes ~0.2 s
+STATE_LOOK_S = 1.0  # reading the state is a snapshot of the server's, and nearly free
 
 NO_MENU_HINT = (
     "This tray backend shows the icon without a menu (pystray's X11 fallback). For the menu,"
@@ -184,14 +185,21 @@ class TrayApp:
         """What to tell the user when this backend cannot show a menu (no Quit, no Stop)."""
         return None if getattr(self.icon, "HAS_MENU", True) else NO_MENU_HINT
 
-    def watch_login(self, every_s: float = LOGIN_RECHECK_S) -> threading.Event:
-        """Re-check the login every ``every_s``; the menu redraws only if the answer changed."""
+    def watch_login(
+        self, every_s: float = LOGIN_RECHECK_S, look_s: float = STATE_LOOK_S
+    ) -> threading.Event:
+        """Show the proxy's state as soon as it changes (the login check at start ends a moment
+        after the server is up), and ask the CLI about the login again every ``every_s``."""
         stopped = threading.Event()
 
         def loop() -> None:
-            while not stopped.wait(every_s):
-                self._controller.recheck_login()
-                on_ui_thread(self.refresh)
+            since_check = 0.0
+            while not stopped.wait(look_s):
+                since_check += look_s
+                if since_check >= every_s:
+                    since_check = 0.0
+                    self._controller.recheck_login()
+                on_ui_thread(self.refresh)  # redraws only when the snapshot changed
 
         threading.Thread(target=loop, name="login-watch", daemon=True).start()
         return stopped

@@ -194,3 +194,21 @@ def test_a_backend_without_a_menu_is_explained(tray: TrayController, tmp_path: P
     assert quiet_app(tray, tmp_path).missing_menu_hint() is None
     hint = quiet_app(tray, tmp_path, icon_class=MenulessIcon).missing_menu_hint()
     assert hint is not None and "PyGObject" in hint and "gtk" in hint
+
+
+def test_a_missing_login_shows_as_soon_as_the_server_knows_it(
+    app: TrayApp, tray: TrayController, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real CLI, with no login anywhere: no API key, a HOME with no credentials.
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    app.dispatch("start", wait=True)
+    watching = app.watch_login(look_s=0.05)
+    try:
+        for _ in range(300):  # the start's `claude auth status` answers within a second or two
+            if texts(app.icon.menu)[0] == "Not logged in to Claude":
+                break
+            time.sleep(0.05)
+        assert texts(app.icon.menu)[0] == "Not logged in to Claude", "no menu action needed"
+    finally:
+        watching.set()
