@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 APP_TITLE = "Claude SDK Proxy"
 LOGIN_RECHECK_S = 300.0  # `claude auth status` is local and takes ~0.2 s
+UNSETTLED_RECHECK_S = 5.0
 STATE_LOOK_S = 1.0  # reading the state is a snapshot of the server's, and nearly free
 
 NO_MENU_HINT = (
@@ -196,7 +197,9 @@ class TrayApp:
             since_check = 0.0
             while not stopped.wait(look_s):
                 since_check += look_s
-                if since_check >= every_s:
+                # Until a login works (a CLI just installed, a login just started), ask often.
+                unsettled = self._shown is not None and self._shown.login_unsettled
+                if since_check >= (UNSETTLED_RECHECK_S if unsettled else every_s):
                     since_check = 0.0
                     self._controller.recheck_login()
                 on_ui_thread(self.refresh)  # redraws only when the snapshot changed

@@ -63,6 +63,7 @@ class TrayController:
     def state(self) -> TrayState:
         server = self.server
         logged_in: bool | None = None
+        cli_found: bool | None = None
         auth_mode = AUTH_MODE_SUBSCRIPTION
         billing = None
         if server.app is not None and server.state is ServerState.RUNNING:
@@ -71,11 +72,13 @@ class TrayController:
             billing = status.billing_warning.message if status.billing_warning else None
             if status.cli is not None:
                 logged_in = status.cli.logged_in and status.auth_failure is None
+                cli_found = status.cli.path is not None
         return TrayState(
             phase=PHASES[server.state],
             base_url=server.base_url,
             error=server.error,
             logged_in=logged_in,
+            cli_found=cli_found,
             auth_mode=auth_mode,
             billing_warning=billing,
             api_key_set=bool(self.settings.api_key),

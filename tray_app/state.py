@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from proxy_core.backend.environment import AUTH_MODE_SUBSCRIPTION
+
 
 class Phase(Enum):
     STOPPED = "stopped"
@@ -24,6 +26,8 @@ class TrayState:
     error: str | None = None
     # None until `claude auth status` has answered.
     logged_in: bool | None = None
+    # False when no Claude Code CLI was found at all (None: not checked yet).
+    cli_found: bool | None = None
     auth_mode: str = "subscription"
     billing_warning: str | None = None
     api_key_set: bool = False
@@ -35,8 +39,16 @@ class TrayState:
     @property
     def needs_attention(self) -> bool:
         return (
-            self.phase is Phase.ERROR or self.logged_in is False or self.billing_warning is not None
+            self.phase is Phase.ERROR
+            or self.logged_in is False
+            or self.cli_found is False
+            or self.billing_warning is not None
         )
+
+    @property
+    def login_unsettled(self) -> bool:
+        """Running without a usable login yet: worth asking the CLI again soon."""
+        return self.phase is Phase.RUNNING and self.logged_in is not True
 
     def status_line(self) -> str:
         """The first line of the menu: what a person most needs to know, in a few words."""
@@ -46,8 +58,12 @@ class TrayState:
             return "Starting…"
         if self.phase is Phase.STOPPED:
             return "Stopped"
+        if self.cli_found is False:
+            return "Claude Code CLI not found: install it, or set its path"
         if self.logged_in is False:
             return "Not logged in to Claude"
         if self.billing_warning:
             return "Billing warning: requests refused as extra usage"
+        if self.auth_mode != AUTH_MODE_SUBSCRIPTION:
+            return f"Running on {self.base_url}, billing an API key"
         return f"Running on {self.base_url}"

@@ -15,6 +15,7 @@ from proxy_core.http.middleware import has_valid_key
 from proxy_core.version import __version__
 
 CLI_STATUS_MAX_AGE_S = 60.0
+UNSETTLED_MAX_AGE_S = 5.0
 _check_lock_key = web.AppKey("cli_check_lock", asyncio.Lock)
 
 
@@ -78,7 +79,12 @@ async def health(request: web.Request) -> web.Response:
     if not has_valid_key(request):
         # Open to load balancers and the tray without the key, but tells strangers nothing more.
         return web.json_response({"status": "ok"})
-    await refresh_cli_status(app, max_age_s=CLI_STATUS_MAX_AGE_S)
+    known = app[status_key].cli
+    # Not found or not logged in may change any moment (an install, a login): look again soon.
+    settled = known is not None and known.path is not None and known.logged_in
+    await refresh_cli_status(
+        app, max_age_s=CLI_STATUS_MAX_AGE_S if settled else UNSETTLED_MAX_AGE_S
+    )
     status = app[status_key]
     gate = app[gate_key]
     cli = status.cli

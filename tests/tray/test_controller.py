@@ -32,9 +32,9 @@ def test_start_copy_and_test_connection(
     assert tray.state().phase is Phase.STOPPED
     assert tray.start().startswith("Running on http://127.0.0.1:")
     state = tray.state()
-    assert (
-        state.phase is Phase.RUNNING and state.status_line() == f"Running on {tray.server.base_url}"
-    )
+    # The test bed bills an API key (the simulator's): the status line says so.
+    assert state.phase is Phase.RUNNING and state.auth_mode == "API key"
+    assert state.status_line() == f"Running on {tray.server.base_url}, billing an API key"
     tray.copy_base_url()
     assert clipboard == [tray.server.base_url]
     result = tray.test_connection()

@@ -38,6 +38,11 @@ def by_text(items: tuple[Item, ...], prefix: str) -> Item:
         ),
         (replace(RUNNING, logged_in=False), "Not logged in to Claude"),
         (
+            replace(RUNNING, cli_found=False, logged_in=False),
+            "Claude Code CLI not found: install it, or set its path",
+        ),
+        (replace(RUNNING, auth_mode="API key"), f"Running on {URL}, billing an API key"),
+        (
             replace(RUNNING, billing_warning="Third-party apps now draw from your extra usage"),
             "Billing warning: requests refused as extra usage",
         ),
@@ -46,6 +51,18 @@ def by_text(items: tuple[Item, ...], prefix: str) -> Item:
 def test_the_status_line_says_what_matters_most(state: TrayState, line: str) -> None:
     menu = build_menu(state)
     assert menu[0].text == line and menu[0].enabled is False and menu[0].action is None
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        replace(RUNNING, logged_in=False),
+        replace(RUNNING, cli_found=False),
+        replace(RUNNING, billing_warning="extra usage"),
+    ],
+)
+def test_every_state_that_cannot_serve_needs_attention(state: TrayState) -> None:
+    assert state.needs_attention and not RUNNING.needs_attention
 
 
 def test_running_and_stopped_enable_the_right_actions() -> None:
