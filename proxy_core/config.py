@@ -207,6 +207,13 @@ def _validate(settings: Settings) -> Settings:
     if not 0 <= settings.cli_retries <= 15:
         raise ConfigError(f"cli_retries must be between 0 and 15, got {settings.cli_retries}")
     for origin in settings.cors_origins:
+        if origin.startswith("http://") and origin.endswith(":80") or (
+            origin.startswith("https://") and origin.endswith(":443")
+        ):
+            raise ConfigError(
+                f"cors_origins: {origin!r} names its scheme's default port, which browsers "
+                "leave out of the Origin header; write it without the port"
+            )
         if origin != "*" and not ORIGIN.match(origin):
             raise ConfigError(
                 f"cors_origins: {origin!r} is not an origin; write it as the browser sends it, "

@@ -41,7 +41,7 @@ def npm_version(package: str) -> str:
 def chromium_version() -> str:
     try:
         done = subprocess.run(["chromium", "--version"], capture_output=True, text=True, timeout=30)
-    except OSError:
+    except (OSError, subprocess.TimeoutExpired):
         return "not installed"
     return done.stdout.split()[1] if done.stdout.split()[1:] else "unknown"
 
@@ -134,6 +134,8 @@ def _is_full_run(config: pytest.Config) -> bool:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if session.testsfailed:
+        return  # the run fails anyway; a table of FAILs is nothing to commit
     complete = _claims and len(_outcomes) == len(_claims)
     if not _is_full_run(session.config) or not complete or "skipped" in _outcomes.values():
         return  # not every client test ran: nothing to compare

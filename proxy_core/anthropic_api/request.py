@@ -18,6 +18,7 @@ from proxy_core.anthropic_api.models import resolve_model
 from proxy_core.anthropic_api.tools import parse_tool_choice, parse_tools
 from proxy_core.backend.base import BackendRequest
 from proxy_core.errors import InvalidRequestError
+from proxy_core.structured_output import json_schema_guidance
 
 ROLES = ("user", "assistant")
 # Block types the CLI passes on unchanged inside a message.
@@ -129,9 +130,19 @@ def _text_only(raw: Any, param: str) -> str:
     return "\n\n".join(parts)
 
 
-def _system(raw: Any, from_messages: list[str]) -> str | None:
+def _system(raw: Any, from_messages: list[str | None]) -> str | None:
     parts = [] if raw is None else [_text_only(raw, "system")]
     return "\n\n".join(part for part in (*parts, *from_messages) if part) or None
+
+
+def _format_guidance(raw: Any) -> str | None:
+    """``output_config.format`` (structured outputs): asked for in one sentence, best effort."""
+    fmt = raw.get("format") if isinstance(raw, dict) else None
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        raise _fail("must be an object whose type is json_schema", "output_config.format")
+    return json_schema_guidance(fmt.get("schema"), "output_config.format.schema")
 
 
 def _effort(raw: Any) -> str | None:
@@ -197,7 +208,9 @@ def parse_messages_request(
     request = BackendRequest(
         model=resolve_model(requested),
         messages=messages,
-        system=_system(body.get("system"), system_messages),
+        system=_system(
+            body.get("system"), [*system_messages, _format_guidance(body.get("output_config"))]
+        ),
         max_tokens=max_tokens,
         thinking=_thinking(body.get("thinking"), max_tokens),
         effort=_effort(body.get("output_config")),

@@ -10,6 +10,7 @@ from proxy_core.anthropic_api.count_tokens import estimate_input_tokens
 from proxy_core.anthropic_api.models import CATALOG, ModelInfo, display_model, find_model
 from proxy_core.anthropic_api.request import parse_messages_request
 from proxy_core.anthropic_api.stream_view import SSEView
+from proxy_core.backend.passable import check_passable
 from proxy_core.errors import NotServedError
 from proxy_core.http.keys import settings_key
 from proxy_core.http.middleware import REQUEST_ID_KEY
@@ -34,7 +35,8 @@ async def count_tokens(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
     body = await read_json(request)
     # Validate exactly as /v1/messages does, so a body that counts is a body that runs.
-    parse_messages_request(body, default_model=settings.default_model, request_id="")
+    call = parse_messages_request(body, default_model=settings.default_model, request_id="")
+    check_passable(call.backend_request)
     return web.json_response({"input_tokens": estimate_input_tokens(body)})
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
@@ -25,7 +26,7 @@ from proxy_core.backend.cli_session import CLISession
 from proxy_core.backend.conversations import ConversationStore, conversation_key
 from proxy_core.backend.event_filters import first_tool_call_only, without_thinking
 from proxy_core.backend.history import history_frames
-from proxy_core.backend.options import options_for, spawn_key
+from proxy_core.backend.options import options_for, spawn_key, system_prompt_folder
 from proxy_core.backend.orphans import OrphanGuard
 from proxy_core.backend.turn import turn_events
 from proxy_core.backend.warm_pool import WarmPool
@@ -46,6 +47,8 @@ class ClaudeSDKBackend:
         self.conversations = ConversationStore(settings.conversations)
         self._orphans = OrphanGuard(settings.data_dir / "cli-processes")
         self._orphans.reap()
+        # The CLIs that read these files are gone (reaped just now): start with none.
+        shutil.rmtree(system_prompt_folder(settings), ignore_errors=True)
         self._requests_running = 0
         self.pool = WarmPool(
             settings.warm_pool,

@@ -120,11 +120,8 @@ def cli_overrides(
     overrides["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = environ.get(
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"
     )
-    # The proxy's own settings (its API key among them) are no business of the CLI, nor of
-    # an agent's shell. The SDK passes our environment on whole, so they are blanked here.
-    overrides.update({name: "" for name in environ if name.startswith(PROXY_SETTINGS_PREFIX)})
-    # The proxy's own settings (its API key among them) are no business of the CLI, nor of
-    # an agent's shell. The SDK passes our environment on whole, so they are blanked here.
+    # The proxy's own settings (its API key among them) are no business of the CLI, and must
+    # not be in an agent shell's environment. The SDK passes ours on whole: blank them.
     overrides.update({name: "" for name in environ if name.startswith(PROXY_SETTINGS_PREFIX)})
     if set_for_clients(environ, proxy_port):
         # Empty means unset to the CLI: it uses the subscription login.

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import cast
 
 from claude_agent_sdk import ClaudeAgentOptions, EffortLevel, ThinkingConfig
+from claude_agent_sdk.types import SystemPromptFile
 
 from proxy_core.backend import caller_tools
 from proxy_core.backend.base import BackendRequest
@@ -26,6 +27,8 @@ MAX_LINE_BYTES = 64 << 20
 # counts a whole session, so it is only set for processes that serve one request
 # (CLAUDE_PROXY_CONVERSATIONS=0); kept processes are interrupted at such a stop instead.
 ONE_CALL_BUDGET_USD = 1e-6
+# Longer system prompts go to the CLI in a file: command lines are short on Windows.
+ARGUMENT_BYTES = 16_000
 
 
 # The seed's agent toolset: files, shell and the web. Nothing that schedules or spawns more.
@@ -64,7 +67,7 @@ def options_for(
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     tools = () if request.agent else caller_tools.offered_tools(request)
     options = ClaudeAgentOptions(
-        system_prompt=caller_tools.system_prompt(request),
+        system_prompt=passable_system_prompt(caller_tools.system_prompt(request), settings),
         model=request.model,
         tools=[],
         setting_sources=[],
@@ -110,6 +113,27 @@ def _agent_options(
         mcp_servers={},
         hooks=None,
     )
+
+
+def passable_system_prompt(text: str, settings: Settings) -> str | SystemPromptFile:
+    """The prompt as the CLI's argument, or, when too long for a command line (Linux takes
+    128 KiB per argument, Windows 32 K characters for the whole line), as a file it reads."""
+    if len(text.encode("utf-8", "surrogatepass")) <= ARGUMENT_BYTES:
+        return text
+    folder = system_prompt_folder(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    path = folder / f"{digest}.txt"
+    if not path.exists():
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    return {"type": "file", "path": str(path)}
+
+
+def system_prompt_folder(settings: Settings) -> Path:
+    """Long system prompts, one file per prompt; emptied when the backend starts."""
+    return settings.data_dir / "system-prompts"
 
 
 def _log_cli_stderr(line: str) -> None:

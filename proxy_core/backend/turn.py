@@ -24,7 +24,7 @@ from claude_agent_sdk import (
 
 from proxy_core import errors
 from proxy_core.backend.cli_session import SessionEnded, Turn
-from proxy_core.backend.failures import failure_to_error
+from proxy_core.backend.failures import DEFAULT_RETRY_AFTER_S, failure_to_error
 from proxy_core.events import StreamEventData
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class FailureWatch:
     def error(self, status: int | None, fallback: str) -> errors.ProxyError:
         if self.text is None:
             if status is None:
-                return errors.OverloadedError(fallback)
+                return errors.OverloadedError(fallback, retry_after=DEFAULT_RETRY_AFTER_S)
             return failure_to_error(None, fallback, status)
         return failure_to_error(
             self.category, self.text, status, rate_limit_resets_at=self.resets_at

@@ -30,6 +30,7 @@ ALLOWED_HEADERS = frozenset(
         "anthropic-dangerous-direct-browser-access",
         "content-type",
         "accept",
+        "user-agent",  # the SDKs set their own; Firefox asks for it in the preflight
         "x-request-id",
         "openai-organization",
         "openai-project",
@@ -38,7 +39,7 @@ ALLOWED_HEADERS = frozenset(
 # The official SDKs describe themselves in x-stainless-* headers (os, arch, runtime, retries).
 SDK_HEADER_PREFIX = "x-stainless-"
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
-EXPOSED_HEADERS = "request-id, x-request-id, retry-after"
+EXPOSED_HEADERS = "request-id, x-request-id, retry-after, x-should-retry"
 PREFLIGHT_MAX_AGE_S = 600
 # Set on a request from an allowed origin: the origin to echo.
 ALLOWED_ORIGIN_KEY = web.RequestKey("cors_origin", str)
@@ -97,7 +98,11 @@ async def add_cors_headers(request: web.Request, response: web.StreamResponse) -
     """On every answer, streams included, just before its headers are sent."""
     if not request.app[settings_key].cors_origins:
         return
-    response.headers.setdefault("Vary", "Origin")
+    vary = response.headers.get("Vary")
+    if vary is None:
+        response.headers["Vary"] = "Origin"
+    elif "origin" not in vary.lower():
+        response.headers["Vary"] = f"{vary}, Origin"
     origin = request.get(ALLOWED_ORIGIN_KEY)
     if origin is not None:
         response.headers["Access-Control-Allow-Origin"] = origin

@@ -42,7 +42,11 @@ ACCESS_DETAIL_KEY = web.RequestKey("access_detail", dict)
 
 
 # A caller's own request id is taken when it is a plain token: it reaches the log line.
-CALLER_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+CALLER_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# Longer waits than this are the caller's to schedule, not an SDK's to sleep through.
+LONGEST_RETRY_S = 60
+# What the access line shows of a caller's value (a model name) as it is; others are quoted.
+PLAIN_VALUE = re.compile(r"[A-Za-z0-9._:/-]{1,80}")
 
 
 def new_request_id() -> str:
@@ -52,7 +56,7 @@ def new_request_id() -> str:
 def request_id_for(request: web.Request) -> str:
     """The caller's x-request-id when it sent a usable one, so its logs and ours agree."""
     supplied = request.headers.get("x-request-id", "")
-    return supplied if CALLER_REQUEST_ID.match(supplied) else new_request_id()
+    return supplied if CALLER_REQUEST_ID.fullmatch(supplied) else new_request_id()
 
 
 async def add_request_id_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -67,8 +71,12 @@ def error_response(error: ProxyError, request_id: str, render: ErrorRenderer) ->
     headers = {}
     if error.retry_after is not None:
         headers["retry-after"] = str(error.retry_after)
-    if error.should_retry is not None:
-        headers["x-should-retry"] = "true" if error.should_retry else "false"
+    should_retry = error.should_retry
+    if should_retry and error.retry_after is not None and error.retry_after > LONGEST_RETRY_S:
+        # A plan limit resets in hours: an SDK obeying retry-after would hang that long.
+        should_retry = False
+    if should_retry is not None:
+        headers["x-should-retry"] = "true" if should_retry else "false"
     return web.json_response(render(error), status=error.status, headers=headers)
 
 
@@ -116,7 +124,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             return request[COMMITTED_RESPONSE_KEY]
         return error_response(ProxyError("The proxy failed unexpectedly."), request_id, render)
     finally:
-        detail = " ".join(f"{k}={v}" for k, v in request.get(ACCESS_DETAIL_KEY, {}).items())
+        detail = " ".join(
+            f"{k}={_loggable(v)}" for k, v in request.get(ACCESS_DETAIL_KEY, {}).items()
+        )
         if failure is not None:
             # Our own words (a field name, the upstream's reason), never a body: quoted, cut.
             detail += f" error={failure.kind} reason={failure.message[:160]!r}"
@@ -129,6 +139,13 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             (time.monotonic() - started) * 1000,
             detail,
         )
+
+
+def _loggable(value: object) -> str:
+    """A value for the access line: plain tokens as they are, anything else quoted and cut,
+    so a caller's model name cannot forge a line."""
+    text = str(value)
+    return text if PLAIN_VALUE.fullmatch(text) else repr(text[:80])
 
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})

@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
+
+REFUSED = (HttpProcessingError, RequestPayloadError)
 
 SERVER_LOGGER = "aiohttp.server"
 
@@ -18,10 +21,12 @@ SERVER_LOGGER = "aiohttp.server"
 class RedactParserErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, HttpProcessingError):
+        cause = error.__cause__ if error is not None else None
+        if isinstance(error, REFUSED) or isinstance(cause, REFUSED):
             peer = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
             record.msg = "Refused a malformed HTTP request from %s: %s (status %s)"
-            record.args = (peer, type(error).__name__, error.code)
+            code = getattr(error, "code", getattr(cause, "code", 400))
+            record.args = (peer, type(error).__name__, code)
             record.exc_info = None
             record.exc_text = None
         return True

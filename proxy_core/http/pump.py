@@ -59,7 +59,9 @@ class EventPump:
             self._queue.put_nowait(error)
         except asyncio.CancelledError:
             # Shutdown, or the client left: whoever still waits gets a clear error.
-            self._queue.put_nowait(OverloadedError("The request was ended: the proxy is stopping."))
+            self._queue.put_nowait(
+                OverloadedError("The request was ended: the proxy is stopping.", retry_after=5)
+            )
             raise
         except Exception:
             log.exception("The backend failed unexpectedly")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from proxy_core.backend.base import BackendRequest
 from proxy_core.backend.passable import check_passable
@@ -48,6 +49,9 @@ async def read_json(request: web.Request) -> Any:
         raise InvalidRequestError(f"The request body is not valid JSON: {exc}") from None
     except RecursionError:
         raise InvalidRequestError(NESTED_TOO_DEEPLY) from None
+    except RequestPayloadError:
+        # A broken chunk, gzip or trailer: the body cannot be read. Its text stays out of it.
+        raise InvalidRequestError("The request body could not be read (malformed).") from None
 
 
 async def start_pump(request: web.Request, backend_request: BackendRequest) -> EventPump:

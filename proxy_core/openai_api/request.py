@@ -18,6 +18,7 @@ from proxy_core.anthropic_api.models import resolve_model
 from proxy_core.anthropic_api.request import MAX_TOKENS_LIMIT
 from proxy_core.backend.base import BackendRequest, ToolChoice, ToolSpec
 from proxy_core.errors import InvalidRequestError
+from proxy_core.structured_output import JSON_OBJECT_GUIDANCE, json_schema_guidance
 
 _DATA_URL = re.compile(r"^data:(?P<media>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)$", re.DOTALL)
 _OPENAI_SMALL = re.compile(r"mini|nano|3\.5|instant", re.IGNORECASE)
@@ -232,21 +233,6 @@ def _tool_choice(body: dict[str, Any], tools: tuple[ToolSpec, ...]) -> ToolChoic
     if not isinstance(name, str) or name not in {tool.name for tool in tools}:
         raise field_error("must be auto, none, required or name one of the tools", "tool_choice")
     return ToolChoice("tool", name)
-
-
-JSON_OBJECT_GUIDANCE = (
-    "Answer with one valid JSON object and nothing else: no prose, no code fences."
-)
-
-
-def json_schema_guidance(schema: Any, param: str) -> str:
-    """One sentence asking for JSON that matches ``schema``: best effort, not enforced."""
-    if not isinstance(schema, dict):
-        raise field_error("must hold a schema", param)
-    return (
-        "Answer with one valid JSON value that matches this JSON Schema, and nothing else "
-        f"(no prose, no code fences):\n{json.dumps(schema)}"
-    )
 
 
 def _response_format_guidance(raw: Any) -> str | None:

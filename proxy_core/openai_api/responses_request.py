@@ -16,19 +16,14 @@ from typing import Any
 
 from proxy_core.backend.base import BackendRequest
 from proxy_core.errors import InvalidRequestError
-from proxy_core.openai_api.request import (
-    JSON_OBJECT_GUIDANCE,
-    checked_max_tokens,
-    field_error,
-    json_schema_guidance,
-    resolve_chat_model,
-)
+from proxy_core.openai_api.request import checked_max_tokens, field_error, resolve_chat_model
 from proxy_core.openai_api.responses_input import (
     TranslatedInput,
     joined_conversation,
     translate_input,
 )
 from proxy_core.openai_api.responses_tools import ToolNames, parse_tool_choice, parse_tools
+from proxy_core.structured_output import JSON_OBJECT_GUIDANCE, json_schema_guidance
 
 # Effort -> thinking budget, for the models that take a budget instead of an effort.
 THINKING_BUDGETS = {"low": 2048, "medium": 8192, "high": 16384, "xhigh": 31999}

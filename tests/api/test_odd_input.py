@@ -142,3 +142,39 @@ def test_headers_the_http_parser_refuses_are_400s_that_log_no_header_text(
     assert answer.startswith((b"HTTP/1.0 400", b"HTTP/1.1 400")), answer[:100]
     assert "sk-secret-in-a-header" not in caplog.text
     assert any("Refused a malformed HTTP request" in r.getMessage() for r in caplog.records)
+
+
+def test_a_system_prompt_too_long_for_a_command_line_reaches_the_model_whole(
+    proxy: ProxyServer, sim: UpstreamSimulator
+) -> None:
+    system = "Rule: be exact. " * 12_000  # 192 KB: over Linux's 128 KiB per argument
+    status, answer = post(proxy, ANTHROPIC, json.dumps(anthropic_body(system=system)).encode())
+    assert status == 200, answer
+    sent = " ".join(block["text"] for block in sim.message_calls()[0].body["system"])
+    assert system.strip() in sent
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        (b"Transfer-Encoding: chunked\r\n", b'5\r\n{"a":\r\nzz-not-a-size\r\n\r\n'),
+        (b"Content-Encoding: gzip\r\nContent-Length: 12\r\n", b"not gzip at!"),
+    ],
+    ids=["broken chunks", "broken gzip"],
+)
+def test_a_body_that_cannot_be_read_is_a_400(
+    proxy: ProxyServer, headers: bytes, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    caplog.set_level(logging.DEBUG)
+    address = urlsplit(proxy.base_url)
+    head = b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(head + headers + b"Connection: close\r\n\r\n" + body)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    assert answer.split(b"\r\n", 1)[0].split(b" ")[1] == b"400", answer[:300]
+    assert "Traceback" not in caplog.text and "zz-not-a-size" not in caplog.text

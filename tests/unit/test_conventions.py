@@ -122,3 +122,27 @@ def test_refusals_a_client_may_retry_say_when() -> None:
         response = error_response(error, "req_1", lambda e: {"message": e.message})
         assert int(response.headers["retry-after"]) > 0
         assert response.headers["x-should-retry"] == "true"
+
+
+def test_a_wait_of_hours_is_not_an_sdks_to_sleep_through() -> None:
+    from proxy_core.errors import RateLimitError
+    from proxy_core.http.middleware import error_response
+
+    soon = error_response(RateLimitError("slow", retry_after=20), "r", lambda e: {})
+    later = error_response(RateLimitError("plan limit", retry_after=4 * 3600), "r", lambda e: {})
+    assert soon.headers["x-should-retry"] == "true"
+    assert later.headers["x-should-retry"] == "false"
+    assert later.headers["retry-after"] == str(4 * 3600)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("claude-sonnet-4-5", "claude-sonnet-4-5"),
+        ("claude-x\n1 GET /forged", "'claude-x\\n1 GET /forged'"),
+    ],
+)
+def test_the_access_line_quotes_what_is_not_a_plain_token(value: str, shown: str) -> None:
+    from proxy_core.http.middleware import _loggable
+
+    assert _loggable(value) == shown

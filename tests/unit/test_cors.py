@@ -45,7 +45,9 @@ async def test_a_preflight_from_an_allowed_origin_is_answered_before_the_key_che
     make_client: Callable[..., Any],
 ) -> None:
     client = await make_client(api_key="k", cors_origins=(APP,))
-    requested = "content-type, x-api-key, anthropic-version, x-stainless-os, authorization"
+    requested = (
+        "content-type, x-api-key, anthropic-version, x-stainless-os, authorization, user-agent"
+    )
     response = await client.options("/v1/messages", headers=preflight(APP, requested))
     assert response.status == 204
     assert response.headers["Access-Control-Allow-Origin"] == APP
@@ -84,6 +86,7 @@ async def test_answers_to_an_allowed_origin_echo_it_errors_included(
     assert refused.headers["Access-Control-Allow-Origin"] == APP
     assert "request-id" in refused.headers["Access-Control-Expose-Headers"]
     assert "retry-after" in refused.headers["Access-Control-Expose-Headers"]
+    assert "x-should-retry" in refused.headers["Access-Control-Expose-Headers"]
     bad = await client.post("/v1/messages", data=b"{", headers={"Origin": APP, "x-api-key": "k"})
     assert bad.status == 400 and bad.headers["Access-Control-Allow-Origin"] == APP
 
@@ -149,6 +152,6 @@ def test_origins_come_from_the_environment_as_a_list(
     "origin", ["http://localhost:5173/", "localhost:5173", "HTTP://A.B", "null"]
 )
 def test_an_origin_written_wrongly_is_a_clear_error(origin: str, tmp_path) -> None:
-    with pytest.raises(ConfigError, match="is not an origin"):
+    with pytest.raises(ConfigError, match="is not an origin|default port"):
         environ = {"CLAUDE_PROXY_CORS_ORIGINS": origin}
         load_settings(environ=environ, config_path=tmp_path / "none.json")

@@ -419,3 +419,16 @@ def test_output_config_effort_is_passed_on(output_config: Any, effort: str | Non
 @pytest.mark.parametrize("output_config", ["high", {"effort": "extreme"}])
 def test_bad_output_config_names_the_field(output_config: Any) -> None:
     assert str(invalid(body(output_config=output_config)).param).startswith("output_config")
+
+
+def test_structured_output_formats_are_asked_for_in_the_system_prompt() -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    request = parse(
+        body(
+            system="Be exact.", output_config={"format": {"type": "json_schema", "schema": schema}}
+        )
+    ).backend_request
+    assert request.system is not None and request.system.startswith("Be exact.\n\n")
+    assert '"n": {"type": "integer"}' in request.system
+    bad = invalid(body(output_config={"format": {"type": "xml"}}))
+    assert bad.param == "output_config.format"
