@@ -207,8 +207,10 @@ def _validate(settings: Settings) -> Settings:
     if not 0 <= settings.cli_retries <= 15:
         raise ConfigError(f"cli_retries must be between 0 and 15, got {settings.cli_retries}")
     for origin in settings.cors_origins:
-        if origin.startswith("http://") and origin.endswith(":80") or (
-            origin.startswith("https://") and origin.endswith(":443")
+        if (
+            origin.startswith("http://")
+            and origin.endswith(":80")
+            or (origin.startswith("https://") and origin.endswith(":443"))
         ):
             raise ConfigError(
                 f"cors_origins: {origin!r} names its scheme's default port, which browsers "
