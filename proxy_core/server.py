@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from enum import Enum
 
+import psutil
 from aiohttp import web
 
 from proxy_core.backend.base import Backend
@@ -48,6 +49,19 @@ class PortInUseError(OSError):
 BackendFactory = Callable[[Settings], Backend]
 
 
+def port_holder(port: int) -> str | None:
+    """Which program listens on ``port``, in words, when this user may see it."""
+    try:
+        for connection in psutil.net_connections(kind="inet"):
+            listening = connection.status == psutil.CONN_LISTEN and connection.pid
+            if listening and connection.laddr and connection.laddr.port == port:
+                name = psutil.Process(connection.pid).name()
+                return f"{name} (pid {connection.pid})"
+    except (psutil.Error, OSError):
+        return None
+    return None
+
+
 def _default_backend(settings: Settings) -> Backend:
     return DeferredBackend(settings)
 
@@ -67,8 +81,10 @@ def bind(settings: Settings) -> tuple[socket.socket, Settings]:
     except OSError as exc:
         listener.close()
         if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
+            holder = port_holder(settings.port)
+            by = f" by {holder}" if holder else ""
             raise PortInUseError(
-                exc.errno, f"port {settings.port} on {settings.host} is already in use"
+                exc.errno, f"port {settings.port} on {settings.host} is already in use{by}"
             ) from None
         raise
     return listener, replace(settings, port=listener.getsockname()[1])
@@ -129,7 +145,11 @@ class ProxyServer:
             failure.append(TimeoutError("the server did not start in time"))
         if failure:
             self.state = ServerState.FAILED
-            self.error = str(failure[0])
+            error = failure[0]
+            # An OSError's own words, without its "[Errno 98]".
+            self.error = (
+                error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            )
             self._thread.join(timeout=5)
             raise failure[0]
         self.state = ServerState.RUNNING

@@ -24,7 +24,7 @@ from proxy_core.http.keys import status_key
 from proxy_core.server import ProxyServer, ServerState
 from tray_app.autostart import Autostart, launch_command
 from tray_app.secrets import KeyStore, generate_key
-from tray_app.settings_io import save_settings
+from tray_app.settings_io import preview_settings, save_settings
 from tray_app.state import Phase, TrayState
 
 log = logging.getLogger(__name__)
@@ -106,14 +106,23 @@ class TrayController:
         return self.start()
 
     def change_port(self, port: int) -> str:
+        """Move to ``port`` only if the server comes up there; the file changes only then."""
         try:
-            saved = save_settings(self._config_path, {"port": port})
+            wanted = preview_settings(self._config_path, {"port": port})
         except ConfigError as error:
             return f"Port not changed: {error}"
-        message = self._restart_with(replace(saved, api_key=self.settings.api_key))
-        if self.server.state is ServerState.FAILED:
-            return f"Port {port} is not usable: {self.server.error}"
-        return message
+        previous = self.settings
+        message = self._restart_with(replace(wanted, api_key=self.settings.api_key))
+        if self.server.state is not ServerState.FAILED:
+            save_settings(self._config_path, {"port": port})
+            return message
+        reason = self.server.error
+        self._restart_with(previous)
+        still = f" Still running on {self.server.base_url}." if self._is_running() else ""
+        return f"Port {port} not used: {reason}.{still}"
+
+    def _is_running(self) -> bool:
+        return self.server.state is ServerState.RUNNING
 
     def toggle_network(self) -> str:
         host = "127.0.0.1" if not self.settings.is_loopback_only else "0.0.0.0"

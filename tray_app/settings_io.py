@@ -24,6 +24,18 @@ def save_settings(path: Path, changes: Mapping[str, Any]) -> Settings:
 
     Raises ConfigError, leaving the file as it was, when a value is not usable.
     """
+    settings, merged = _validated(path, changes)
+    _write_atomically(path, merged)
+    return settings
+
+
+def preview_settings(path: Path, changes: Mapping[str, Any]) -> Settings:
+    """The settings ``changes`` would give, validated, with the file left as it is: for a
+    change that must be seen to work (a port) before it is saved."""
+    return _validated(path, changes)[0]
+
+
+def _validated(path: Path, changes: Mapping[str, Any]) -> tuple[Settings, dict[str, Any]]:
     secret = SECRET_SETTINGS & set(changes)
     if secret:
         raise ConfigError(f"{', '.join(sorted(secret))} belongs in the keyring, not in {path.name}")
@@ -36,8 +48,7 @@ def save_settings(path: Path, changes: Mapping[str, Any]) -> Settings:
         settings = load_settings(environ={}, config_path=candidate)
     finally:
         candidate.unlink(missing_ok=True)
-    _write_atomically(path, merged)
-    return settings
+    return settings, merged
 
 
 def _write_atomically(path: Path, data: Mapping[str, Any]) -> None:

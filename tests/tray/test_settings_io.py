@@ -49,3 +49,13 @@ def test_none_removes_a_setting(tmp_path: Path) -> None:
     save_settings(path, {"port": 4567, "host": "127.0.0.1"})
     save_settings(path, {"host": None})
     assert json.loads(path.read_text()) == {"port": 4567}
+
+
+def test_a_preview_validates_without_writing(tmp_path: Path) -> None:
+    from tray_app.settings_io import preview_settings
+
+    path = tmp_path / "config.json"
+    assert preview_settings(path, {"port": 4567}).port == 4567
+    assert not path.exists()
+    with pytest.raises(ConfigError):
+        preview_settings(path, {"port": 70000})
