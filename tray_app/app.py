@@ -63,7 +63,7 @@ class TrayApp:
         controller: TrayController,
         *,
         prompt: Prompt,
-        open_path: Callable[[str], None],
+        open_path: Callable[[str], bool],
         log_dir: str,
         open_login_terminal: Callable[[str], bool] = lambda cli: False,
         icon_class: Any = pystray.Icon,
@@ -132,7 +132,11 @@ class TrayApp:
             return None
         if action == "change_port":
             answer = self._prompt("Port", str(controller.settings.port))
-            return controller.change_port(int(answer)) if answer and answer.isdigit() else None
+            if answer is None or not answer.strip():
+                return None
+            if not answer.strip().isdigit():
+                return f"Port not changed: {answer.strip()!r} is not a number from 1 to 65535."
+            return controller.change_port(int(answer))
         if action.startswith(COPY_SETUP):
             return controller.copy_client_setup(action.removeprefix(COPY_SETUP))
         if action == "allow_browser_apps":
@@ -143,13 +147,14 @@ class TrayApp:
             answer = self._prompt("API key", "")
             return controller.set_api_key(answer.strip()) if answer and answer.strip() else None
         if action == "view_logs":
-            self._open_path(self._log_dir)
-            return None
+            if self._open_path(self._log_dir):
+                return None
+            controller.copy_text(self._log_dir)
+            return f"No file manager could open the logs; their folder is {self._log_dir} (copied)."
         if action == "log_in":
             return self._log_in()
         if action == "about":
-            state = controller.state()
-            return f"{APP_TITLE}: {state.status_line()}; auth: {state.auth_mode}"
+            return f"{APP_TITLE} {controller.about()}"
         method: Callable[[], str] = getattr(controller, action)
         return method()
 

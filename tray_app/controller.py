@@ -22,6 +22,7 @@ from proxy_core.client_setup import recipe
 from proxy_core.config import ConfigError, Settings
 from proxy_core.http.keys import status_key
 from proxy_core.server import ProxyServer, ServerState
+from proxy_core.version import __version__
 from tray_app.autostart import Autostart, launch_command
 from tray_app.secrets import KeyStore, generate_key
 from tray_app.settings_io import preview_settings, save_settings
@@ -166,7 +167,23 @@ class TrayController:
         self._restart_with(replace(self.settings, api_key=None))
         return "API key removed; only this machine can reach the proxy."
 
+    def about(self) -> str:
+        """Version, state, and what the CLI says of itself and the account."""
+        state = self.state()
+        parts = [f"{__version__}: {state.status_line()}", f"auth: {state.auth_mode}"]
+        status = self.server.app[status_key] if self.server.app is not None else None
+        cli = status.cli if status is not None else None
+        if cli is not None and cli.path is not None:
+            parts.append(f"Claude Code {cli.version or 'of unknown version'} at {cli.path}")
+            if cli.auth_method:
+                plan = f", plan {cli.subscription_type}" if cli.subscription_type else ""
+                parts.append(f"account: {cli.auth_method}{plan}")
+        return "; ".join(parts)
+
     # -- clipboard ---------------------------------------------------------------------
+    def copy_text(self, text: str) -> None:
+        self._copy(text)
+
     def copy_base_url(self) -> str:
         self._copy(self.server.base_url)
         return f"Copied {self.server.base_url}"

@@ -42,12 +42,29 @@ def copy_to_clipboard(text: str) -> None:
     raise OSError("no clipboard tool found (install xclip or wl-clipboard)")
 
 
-def open_path(path: str) -> None:
+OPENER_VERDICT_S = 2.0
+
+
+def open_path(path: str) -> bool:
+    """Show ``path`` in the desktop's file manager; False when nothing could open it."""
     if sys.platform == "win32":
         os.startfile(path)  # type: ignore[attr-defined]
-        return
-    opener = "open" if sys.platform == "darwin" else "xdg-open"
-    subprocess.Popen([opener, path], env=child_env(), start_new_session=True)
+        return True
+    opener = shutil.which("open" if sys.platform == "darwin" else "xdg-open")
+    if opener is None:
+        return False
+    process = subprocess.Popen(
+        [opener, path],
+        env=child_env(),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # xdg-open fails at once (exit 3 or 4) when no application handles folders.
+        return process.wait(timeout=OPENER_VERDICT_S) == 0
+    except subprocess.TimeoutExpired:
+        return True  # still running: it is showing the folder
 
 
 class SingleInstance:

@@ -42,12 +42,11 @@ class RecordingIcon(pystray.Icon):  # type: ignore[misc]
 
 @pytest.fixture
 def app(tray: TrayController, tmp_path: Path) -> TrayApp:
-    opened: list[str] = []
     answers = iter(["not-a-port"])
     return TrayApp(
         tray,
         prompt=lambda title, initial: next(answers, None),
-        open_path=opened.append,
+        open_path=lambda path: False,  # no file manager on this machine
         log_dir=str(tmp_path / "logs"),
         icon_class=RecordingIcon,
     )
@@ -57,7 +56,7 @@ def quiet_app(tray: TrayController, tmp_path: Path, **options: Any) -> TrayApp:
     """A TrayApp that asks nothing and opens nothing; ``options`` override its parts."""
     parts: dict[str, Any] = {
         "prompt": lambda title, initial: None,
-        "open_path": print,
+        "open_path": lambda path: True,
         "log_dir": str(tmp_path),
         "icon_class": RecordingIcon,
         **options,
@@ -93,7 +92,10 @@ def test_bad_input_and_failing_actions_never_take_the_tray_down(
     app: TrayApp, tray: TrayController
 ) -> None:
     app.dispatch("start", wait=True)
-    app.dispatch("change_port", wait=True)  # the prompt answers "not-a-port": nothing happens
+    app.dispatch("change_port", wait=True)  # the prompt answers "not-a-port"
+    assert app.icon.notifications[-1] == (
+        "Port not changed: 'not-a-port' is not a number from 1 to 65535."
+    )
     assert tray.state().phase is Phase.RUNNING
     app.dispatch("no_such_action", wait=True)
     assert "failed; see the log" in app.icon.notifications[-1]
@@ -212,3 +214,42 @@ def test_a_missing_login_shows_as_soon_as_the_server_knows_it(
         assert texts(app.icon.menu)[0] == "Not logged in to Claude", "no menu action needed"
     finally:
         watching.set()
+
+
+def test_view_logs_without_a_file_manager_says_where_they_are(
+    app: TrayApp, clipboard: list[str], tmp_path: Path
+) -> None:
+    app.dispatch("view_logs", wait=True)
+    folder = str(tmp_path / "logs")
+    assert app.icon.notifications[-1] == (
+        f"No file manager could open the logs; their folder is {folder} (copied)."
+    )
+    assert clipboard[-1] == folder
+
+
+def test_about_names_the_version_the_cli_and_the_account(app: TrayApp) -> None:
+    from proxy_core.version import __version__
+
+    app.dispatch("start", wait=True)
+    app._controller.recheck_login()
+    app.dispatch("about", wait=True)
+    about = app.icon.notifications[-1]
+    assert about.startswith(f"Claude SDK Proxy {__version__}: Running on")
+    assert "Claude Code 2." in about and "auth: API key" in about
+
+
+def test_open_path_tells_whether_anything_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tray_app.desktop import open_path
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert open_path(str(tmp_path)) is False  # no xdg-open at all
+    opener = bin_dir / "xdg-open"
+    opener.write_text("#!/bin/sh\nexit 3\n")  # xdg-open's word for "no application"
+    opener.chmod(0o755)
+    assert open_path(str(tmp_path)) is False
+    opener.write_text("#!/bin/sh\nexit 0\n")
+    assert open_path(str(tmp_path)) is True
