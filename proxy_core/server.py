@@ -49,6 +49,16 @@ class PortInUseError(OSError):
 BackendFactory = Callable[[Settings], Backend]
 
 
+def network_addresses() -> list[str]:
+    """This machine's addresses another machine could reach it at (IPv4, not loopback)."""
+    found = []
+    for addresses in psutil.net_if_addrs().values():
+        for address in addresses:
+            if address.family == socket.AF_INET and not address.address.startswith("127."):
+                found.append(address.address)
+    return sorted(set(found))
+
+
 def port_holder(port: int) -> str | None:
     """Which program listens on ``port``, in words, when this user may see it."""
     try:

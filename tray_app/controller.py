@@ -21,7 +21,7 @@ from proxy_core.backend.environment import AUTH_MODE_SUBSCRIPTION
 from proxy_core.client_setup import recipe
 from proxy_core.config import ConfigError, Settings
 from proxy_core.http.keys import status_key
-from proxy_core.server import ProxyServer, ServerState
+from proxy_core.server import ProxyServer, ServerState, network_addresses
 from proxy_core.version import __version__
 from tray_app.autostart import Autostart, launch_command
 from tray_app.secrets import KeyStore, generate_key
@@ -84,6 +84,7 @@ class TrayController:
             billing_warning=billing,
             api_key_set=bool(self.settings.api_key),
             network_bound=not self.settings.is_loopback_only,
+            network_urls=self.network_urls(),
             start_at_login=self._autostart.is_enabled(),
             browser_origins=self.settings.cors_origins,
         )
@@ -184,9 +185,26 @@ class TrayController:
     def copy_text(self, text: str) -> None:
         self._copy(text)
 
+    def network_urls(self) -> tuple[str, ...]:
+        """Bound beyond loopback: the base URLs another machine would use."""
+        if self.settings.is_loopback_only or self.server.state is not ServerState.RUNNING:
+            return ()
+        port = self.server.base_url.rsplit(":", 1)[1]
+        if self.settings.host not in ("0.0.0.0", "", "::"):
+            return (f"http://{self.settings.host}:{port}",)
+        return tuple(f"http://{address}:{port}" for address in network_addresses())
+
     def copy_base_url(self) -> str:
         self._copy(self.server.base_url)
         return f"Copied {self.server.base_url}"
+
+    def copy_network_url(self) -> str:
+        urls = self.network_urls()
+        if not urls:
+            return "The proxy is not bound to the network."
+        self._copy(urls[0])
+        others = f" (also: {', '.join(urls[1:])})" if urls[1:] else ""
+        return f"Copied {urls[0]}, for other machines{others}"
 
     def copy_api_key(self) -> str:
         if not self.settings.api_key:

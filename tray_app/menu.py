@@ -42,6 +42,11 @@ def build_menu(state: TrayState) -> tuple[Item, ...]:
         Item("Stop", "stop", enabled=running),
         SEPARATOR,
         Item("Copy base URL", "copy_base_url", enabled=running),
+        *(
+            (Item("Copy network URL", "copy_network_url", enabled=running),)
+            if state.network_urls
+            else ()
+        ),
         Item("Copy API key", "copy_api_key", enabled=state.api_key_set),
         Item(
             "Copy client setup",

@@ -32,6 +32,8 @@ class TrayState:
     billing_warning: str | None = None
     api_key_set: bool = False
     network_bound: bool = False
+    # When bound to the network: the URLs other machines would use.
+    network_urls: tuple[str, ...] = ()
     start_at_login: bool = False
     # Web-page origins allowed to call the proxy from a browser (CORS).
     browser_origins: tuple[str, ...] = ()
@@ -64,6 +66,9 @@ class TrayState:
             return "Not logged in to Claude"
         if self.billing_warning:
             return "Billing warning: requests refused as extra usage"
+        where = self.base_url
+        if self.network_urls:
+            where = f"{self.network_urls[0]} (network) and {self.base_url}"
         if self.auth_mode != AUTH_MODE_SUBSCRIPTION:
-            return f"Running on {self.base_url}, billing an API key"
-        return f"Running on {self.base_url}"
+            return f"Running on {where}, billing an API key"
+        return f"Running on {where}"

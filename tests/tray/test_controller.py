@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from proxy_core.config import Settings
+from proxy_core.server import network_addresses
 from proxy_core.testing.upstream_simulator import UpstreamSimulator
 from tray_app.autostart import LinuxAutostart
 from tray_app.controller import TrayController
@@ -64,13 +65,23 @@ def test_a_generated_key_is_required_at_once_and_kept_out_of_the_config(
     assert status_of(tray.server.base_url) == 200
 
 
-def test_the_network_needs_a_key_and_keeps_it(tray: TrayController, tmp_path: Path) -> None:
+def test_the_network_needs_a_key_and_keeps_it(
+    tray: TrayController, tmp_path: Path, clipboard: list[str]
+) -> None:
     tray.start()
     assert "API key first" in tray.toggle_network()
     assert tray.state().network_bound is False
     tray.generate_api_key()
     tray.toggle_network()
     assert tray.state().network_bound is True
+    # Another machine needs this machine's address, not 127.0.0.1.
+    port = tray.server.base_url.rsplit(":", 1)[1]
+    expected = tuple(f"http://{address}:{port}" for address in network_addresses())
+    assert tray.state().network_urls == expected
+    if expected:
+        assert f"Running on {expected[0]} (network)" in tray.state().status_line()
+        assert tray.copy_network_url().startswith(f"Copied {expected[0]}, for other machines")
+        assert clipboard[-1] == expected[0]
     assert json.loads((tmp_path / "config.json").read_text())["host"] == "0.0.0.0"
     assert "switch that off" in tray.clear_api_key()
     tray.toggle_network()

@@ -43,6 +43,10 @@ def by_text(items: tuple[Item, ...], prefix: str) -> Item:
         ),
         (replace(RUNNING, auth_mode="API key"), f"Running on {URL}, billing an API key"),
         (
+            replace(RUNNING, network_bound=True, network_urls=("http://192.168.1.5:3456",)),
+            f"Running on http://192.168.1.5:3456 (network) and {URL}",
+        ),
+        (
             replace(RUNNING, billing_warning="Third-party apps now draw from your extra usage"),
             "Billing warning: requests refused as extra usage",
         ),
