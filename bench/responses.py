@@ -100,6 +100,8 @@ async def stream(session: aiohttp.ClientSession, url: str, payload: dict[str, An
             buffer += chunk
             while b"\n\n" in buffer:
                 frame, buffer = buffer.split(b"\n\n", 1)
+                if b"data: " not in frame:
+                    continue  # a ping (an SSE comment)
                 data = json.loads(frame.split(b"data: ", 1)[1])
                 if data["type"] == "response.output_item.added":
                     marks.setdefault("output", time.perf_counter())

@@ -72,7 +72,8 @@ class MessageBuilder:
 
 
 def _parsed_input(text: str) -> Any:
-    """A tool call's input; {} when a max_tokens stop cut its JSON off (it never ran anyway)."""
+    """A tool call's input; {} when its JSON is unreadable, as when a max_tokens stop cut it
+    off (such a call never runs anyway)."""
     try:
         return json.loads(text) if text else {}
     except ValueError:

@@ -3,8 +3,9 @@
 A test that runs a real client says what it proves with ``@pytest.mark.compat(client,
 *features)``. After a run in which every such test ran (none skipped or deselected), the
 table is rendered from the outcomes and the installed clients' versions, and compared with
-the one in README.md: if they differ, the README is rewritten, and the run fails when a
-result changed (not only a version), so the committed table says what the last full run saw.
+the one in README.md: if they differ, the README is rewritten, and the run fails when more
+than a version changed (a client or a feature added or dropped), so the committed table says
+what was tested. A run with a failure leaves it alone: that test fails the run already.
 """
 
 from __future__ import annotations

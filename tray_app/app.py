@@ -33,7 +33,7 @@ STATE_LOOK_S = 1.0  # reading the state is a snapshot of the server's, and nearl
 NO_MENU_HINT = (
     "This tray backend shows the icon without a menu (pystray's X11 fallback). For the menu,"
     " install PyGObject with GTK 3 or AppIndicator (Debian: python3-gi"
-    " gir1.2-ayatanaappindicator3-0.1; pip: 'claude-sdk-proxy[tray,gtk]'). The proxy runs"
+    " gir1.2-ayatanaappindicator3-0.1; pip: 'claude-sdk-proxy[gtk]'). The proxy runs"
     " anyway; end it with Ctrl+C or kill."
 )
 
@@ -191,7 +191,7 @@ class TrayApp:
         """What to tell the user when this backend cannot show a menu (no Quit, no Stop)."""
         return None if getattr(self.icon, "HAS_MENU", True) else NO_MENU_HINT
 
-    def watch_login(
+    def watch_state(
         self, every_s: float = LOGIN_RECHECK_S, look_s: float = STATE_LOOK_S
     ) -> threading.Event:
         """Show the proxy's state as soon as it changes (the login check at start ends a moment
@@ -209,7 +209,7 @@ class TrayApp:
                     self._controller.recheck_login()
                 on_ui_thread(self.refresh)  # redraws only when the snapshot changed
 
-        threading.Thread(target=loop, name="login-watch", daemon=True).start()
+        threading.Thread(target=loop, name="state-watch", daemon=True).start()
         return stopped
 
     def run(self) -> None:
@@ -218,7 +218,7 @@ class TrayApp:
             self.dispatch("start")
             on_ui_thread(lambda: setattr(icon, "visible", True))
 
-        watching = self.watch_login()
+        watching = self.watch_state()
         try:
             self.icon.run(setup)
         finally:

@@ -139,12 +139,15 @@ class TrayController:
         if "*" in wanted and not self.settings.api_key:
             return "Set an API key first: '*' would let every web page you visit use your plan."
         try:
-            saved = save_settings(self._config_path, {"cors_origins": wanted})
+            candidate = preview_settings(self._config_path, {"cors_origins": wanted})
         except ConfigError as error:
             return f"Browser apps not changed: {error}"
-        message = self._restart_with(replace(saved, api_key=self.settings.api_key))
+        previous = self.settings
+        message = self._restart_with(replace(candidate, api_key=self.settings.api_key))
         if self.server.state is ServerState.FAILED:
-            return message
+            self._restart_with(previous)  # never keep, nor save, a setting that did not take
+            return f"Browser apps not changed: {message}"
+        save_settings(self._config_path, {"cors_origins": wanted})
         if not wanted:
             return "Browser apps are no longer allowed."
         return f"Browser apps allowed from {', '.join(wanted)}. {message}"
@@ -190,8 +193,9 @@ class TrayController:
         if self.settings.is_loopback_only or self.server.state is not ServerState.RUNNING:
             return ()
         port = self.server.base_url.rsplit(":", 1)[1]
-        if self.settings.host not in ("0.0.0.0", "", "::"):
-            return (f"http://{self.settings.host}:{port}",)
+        host = self.settings.host
+        if host not in ("0.0.0.0", "", "::"):
+            return (f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}",)
         return tuple(f"http://{address}:{port}" for address in network_addresses())
 
     def copy_base_url(self) -> str:

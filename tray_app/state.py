@@ -28,7 +28,7 @@ class TrayState:
     logged_in: bool | None = None
     # False when no Claude Code CLI was found at all (None: not checked yet).
     cli_found: bool | None = None
-    auth_mode: str = "subscription"
+    auth_mode: str = AUTH_MODE_SUBSCRIPTION
     billing_warning: str | None = None
     api_key_set: bool = False
     network_bound: bool = False

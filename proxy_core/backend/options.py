@@ -29,6 +29,7 @@ MAX_LINE_BYTES = 64 << 20
 ONE_CALL_BUDGET_USD = 1e-6
 # Longer system prompts go to the CLI in a file: command lines are short on Windows.
 ARGUMENT_BYTES = 16_000
+KEPT_PROMPT_FILES = 32
 
 
 # The seed's agent toolset: files, shell and the web. Nothing that schedules or spawns more.
@@ -128,7 +129,15 @@ def passable_system_prompt(text: str, settings: Settings) -> str | SystemPromptF
         temporary = path.with_suffix(".tmp")
         temporary.write_text(text, encoding="utf-8")
         temporary.replace(path)
+        _keep_newest(folder, KEPT_PROMPT_FILES)
     return {"type": "file", "path": str(path)}
+
+
+def _keep_newest(folder: Path, count: int) -> None:
+    """A CLI reads its prompt file when it starts, so older files can go."""
+    files = sorted(folder.glob("*.txt"), key=lambda file: file.stat().st_mtime, reverse=True)
+    for old in files[count:]:
+        old.unlink(missing_ok=True)
 
 
 def system_prompt_folder(settings: Settings) -> Path:

@@ -3,7 +3,7 @@
 Off by default. For an allowed origin (``cors_origins``: exact origins, ``*`` only with an
 API key) a preflight is answered 204 before the key check, with the request headers the
 APIs use named one by one; every answer to that origin, errors and streams included,
-echoes the origin with ``Vary: Origin`` and exposes ``request-id`` and ``retry-after``. No
+echoes the origin with ``Vary: Origin`` and exposes the request ids and the retry headers. No
 credentials are ever allowed: the key travels in a header. Any other origin gets no CORS
 header, and the anti-rebinding checks in middleware.py still refuse it.
 """

@@ -27,6 +27,8 @@ class _Marker:
         return self.name
 
 
+# A stopping proxy is usually a restarting one (a tray setting, an upgrade).
+RESTART_RETRY_S = 5
 END: Final = _Marker("END")
 SILENCE: Final = _Marker("SILENCE")
 
@@ -60,7 +62,9 @@ class EventPump:
         except asyncio.CancelledError:
             # Shutdown, or the client left: whoever still waits gets a clear error.
             self._queue.put_nowait(
-                OverloadedError("The request was ended: the proxy is stopping.", retry_after=5)
+                OverloadedError(
+                    "The request was ended: the proxy is stopping.", retry_after=RESTART_RETRY_S
+                )
             )
             raise
         except Exception:

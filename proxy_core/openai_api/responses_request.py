@@ -51,8 +51,12 @@ EarlierTurns = Callable[[str], TranslatedInput]
 
 
 def _text_guidance(raw: Any) -> str | None:
-    fmt = raw.get("format") if isinstance(raw, dict) else None
-    if fmt is None or not isinstance(fmt, dict) or fmt.get("type") in (None, "text"):
+    if raw is not None and not isinstance(raw, dict):
+        raise field_error("must be an object", "text")
+    fmt = raw.get("format") if raw is not None else None
+    if fmt is not None and not isinstance(fmt, dict):
+        raise field_error("must be an object", "text.format")
+    if fmt is None or fmt.get("type") in (None, "text"):
         return None
     if fmt.get("type") == "json_object":
         return JSON_OBJECT_GUIDANCE
@@ -158,8 +162,13 @@ def parse_responses_request(
                 unsupported,
             )
     previous = body.get("previous_response_id")
-    if previous is not None and not isinstance(previous, str):
-        raise field_error("must be a string", "previous_response_id")
+    if previous is not None and (not isinstance(previous, str) or not previous):
+        raise field_error("must be a non-empty string", "previous_response_id")
+    if body.get("background"):
+        raise field_error(
+            "background responses are not served here; send the request in the foreground",
+            "background",
+        )
     max_tokens = checked_max_tokens(body.get("max_output_tokens"), "max_output_tokens")
     echo = _echo(body, max_tokens)
     own = translate_input(body.get("input"))
@@ -192,7 +201,8 @@ def parse_responses_request(
         parallel_tool_calls=echo["parallel_tool_calls"],
         thinking=thinking,
         effort=effort if thinking else None,
-        agent=agent_mode and not offered,
+        # As on the other APIs: only a caller that sent no tools at all gets the agent's own.
+        agent=agent_mode and not body.get("tools"),
     )
     return ResponsesCall(
         backend_request=request,

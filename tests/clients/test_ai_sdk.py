@@ -12,6 +12,10 @@ from proxy_core.server import ProxyServer
 from proxy_core.testing.upstream_simulator import Text, ToolCalls, UpstreamSimulator
 from tests.clients.conftest import node_with
 
+# A real client's own start and run, beyond the suite's 60 s per test.
+pytestmark = pytest.mark.timeout(300)
+
+
 SCRIPT = Path(__file__).with_name("ai_sdk_run.mjs")
 
 

@@ -22,6 +22,10 @@ from proxy_core.testing.upstream_simulator import DEFAULT_TEXT, UpstreamSimulato
 from tests.api.test_entrypoint import free_port
 from tests.conftest import ProxyFactory
 
+# A real client's own start and run, beyond the suite's 60 s per test.
+pytestmark = pytest.mark.timeout(300)
+
+
 KEY = "browser-test-key"
 PAGE = """<!doctype html><meta charset="utf-8"><title>browser app</title>
 <script>

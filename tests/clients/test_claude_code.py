@@ -20,6 +20,10 @@ from proxy_core.server import ProxyServer
 from proxy_core.testing.upstream_simulator import DEFAULT_TEXT, Text, ToolCalls, UpstreamSimulator
 from tests.api.test_errors import raw_request
 
+# A real client's own start and run, beyond the suite's 60 s per test.
+pytestmark = pytest.mark.timeout(300)
+
+
 CLAUDE_TIMEOUT_S = 120
 
 

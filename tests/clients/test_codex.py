@@ -21,6 +21,10 @@ from tests.api.test_errors import raw_request
 from tests.api.test_tools import without_reminders
 from tests.clients.conftest import node_client
 
+# A real client's own start and run, beyond the suite's 60 s per test.
+pytestmark = pytest.mark.timeout(300)
+
+
 CODEX_TIMEOUT_S = 120
 
 

@@ -13,6 +13,10 @@ from proxy_core.testing.upstream_simulator import DEFAULT_TEXT, UpstreamSimulato
 from tests.api.test_errors import raw_request
 from tests.conftest import ProxyFactory
 
+# A real client's own start and run, beyond the suite's 60 s per test.
+pytestmark = pytest.mark.timeout(300)
+
+
 REQUESTS = 16  # all on one instance by chance: 2 in 65,536
 
 

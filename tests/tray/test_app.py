@@ -205,7 +205,7 @@ def test_a_missing_login_shows_as_soon_as_the_server_knows_it(
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     app.dispatch("start", wait=True)
-    watching = app.watch_login(look_s=0.05)
+    watching = app.watch_state(look_s=0.05)
     try:
         for _ in range(300):  # the start's `claude auth status` answers within a second or two
             if texts(app.icon.menu)[0] == "Not logged in to Claude":
@@ -235,7 +235,9 @@ def test_about_names_the_version_the_cli_and_the_account(app: TrayApp) -> None:
     app.dispatch("about", wait=True)
     about = app.icon.notifications[-1]
     assert about.startswith(f"Claude SDK Proxy {__version__}: Running on")
-    assert "Claude Code 2." in about and "auth: API key" in about
+    from claude_agent_sdk._cli_version import __cli_version__
+
+    assert f"Claude Code {__cli_version__} at " in about and "auth: API key" in about
 
 
 def test_open_path_tells_whether_anything_opened(

@@ -105,7 +105,9 @@ async def test_the_openai_sdk_lists_models_from_the_shared_list(http: Client) ->
     sdk = openai.AsyncOpenAI(base_url=str(http.make_url("/v1")), api_key="x", max_retries=0)
     async with sdk:
         page = await sdk.models.list(extra_headers={"user-agent": "curl/8"})
-    assert page.data[0].owned_by == "anthropic"
+    first = page.data[0]
+    assert first.owned_by == "anthropic"
+    assert (first.model_extra or {}).get("display_name"), "the shared list, not OpenAI's alone"
 
 
 def test_refusals_a_client_may_retry_say_when() -> None:

@@ -343,6 +343,10 @@ def test_settings_are_echoed_and_sampling_is_accepted() -> None:
         ({"tool_choice": {"type": "function", "name": "nope"}}, "tool_choice.name"),
         ({"tool_choice": 3}, "tool_choice"),
         ({"instructions": 3}, "instructions"),
+        ({"previous_response_id": ""}, "previous_response_id"),
+        ({"background": True}, "background"),
+        ({"text": "json"}, "text"),
+        ({"text": {"format": "json"}}, "text.format"),
         ({"conversation": "conv_1"}, "conversation"),
         ({"prompt": {"id": "pmpt_1"}}, "prompt"),
         ({"reasoning": {"effort": "max"}}, "reasoning.effort"),
@@ -369,3 +373,18 @@ def test_bad_requests_name_the_field(body: dict[str, Any], param: str) -> None:
 def test_a_body_that_is_not_an_object_is_refused() -> None:
     with pytest.raises(InvalidRequestError):
         parse_responses_request([], default_model="sonnet", request_id="r", earlier=no_earlier)
+
+
+def test_agent_mode_is_for_callers_that_sent_no_tools_at_all() -> None:
+    def run(**body: Any) -> bool:
+        return parse_responses_request(
+            {"model": "gpt-4o", "input": "hi", **body},
+            default_model="sonnet",
+            request_id="r",
+            earlier=no_earlier,
+            agent_mode=True,
+        ).backend_request.agent
+
+    assert run() is True
+    assert run(tools=[{"type": "web_search"}]) is False  # hosted only: still not the agent's
+    assert run(tools=[WEATHER], tool_choice={"type": "allowed_tools", "tools": []}) is False
