@@ -331,7 +331,14 @@ def test_a_streamed_request_logs_its_real_counts_even_after_an_early_start(
     client = anthropic_client(make_proxy(stream_commit_wait_s=0).base_url)
     with client.messages.stream(model=MODEL, max_tokens=8, messages=HI_MESSAGES) as stream:
         stream.get_final_message()
-    (line,) = [r.getMessage() for r in caplog.records if "/v1/messages" in r.getMessage()]
+    # A stream's line is written when its handler returns, just after the client has it all.
+    deadline = time.monotonic() + 5
+    while not (
+        lines := [r.getMessage() for r in caplog.records if "/v1/messages" in r.getMessage()]
+    ):
+        assert time.monotonic() < deadline, "no access line"
+        time.sleep(0.02)
+    (line,) = lines
     sent = sim.message_calls()[0].reply_usage
     assert sent is not None and sent["input_tokens"] > 0
     assert f"in={sent['input_tokens']}" in line
