@@ -109,3 +109,15 @@ def test_systemd_reads_the_unit_without_a_complaint(tmp_path: Path) -> None:
         timeout=60,
     )
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_the_github_workflow_runs_what_exists_here() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"linux", "desktop"}
+    assert set(jobs["desktop"]["strategy"]["matrix"]["os"]) == {"macos-14", "windows-2022"}
+    commands = [step["run"] for job in jobs.values() for step in job["steps"] if "run" in step]
+    assert any(".ci/run" in command for command in commands)
+    for path in ("tests/unit", "tests/api", "packaging/build.py", ".ci/run"):
+        assert (ROOT / path).exists(), path
+        assert any(path in command for command in commands), path
