@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from typing import Any
 import aiohttp
 from speed_paths import TIMEOUT, start_bench_simulator
 from speed_processes import ProxyProcess, strays
+from speed_report import quantile
 from speed_settle import pool_ready, settle
 
 MODEL = "claude-sonnet-4-5"
@@ -195,12 +195,6 @@ class Bench:
     def _count_continued(self, path: str, kept: bool, counted: bool) -> None:
         if counted:
             self.continued[path] = self.continued.get(path, 0) + kept
-
-
-def quantile(values: list[float], percent: int) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=20, method="inclusive")[percent // 5 - 1]
 
 
 def report(bench: Bench, runs: int) -> str:

@@ -107,21 +107,29 @@ class TrayController:
         self.server = self._server_factory(settings)
         return self.start()
 
+    def _apply_if_it_takes(self, changes: dict[str, object]) -> str | None:
+        """Restart with ``changes`` and save them only once the server runs with them;
+        otherwise go back to the settings before and return why. Never save a setting that
+        did not take: the next launch would fail too. Raises ConfigError for a bad value."""
+        wanted = preview_settings(self._config_path, changes)
+        previous = self.settings
+        self._restart_with(replace(wanted, api_key=self.settings.api_key))
+        if self.server.state is not ServerState.FAILED:
+            save_settings(self._config_path, changes)
+            return None
+        reason = self.server.error or "the server did not start"
+        self._restart_with(previous)
+        return reason
+
     def change_port(self, port: int) -> str:
-        """Move to ``port`` only if the server comes up there; the file changes only then."""
         try:
-            wanted = preview_settings(self._config_path, {"port": port})
+            failure = self._apply_if_it_takes({"port": port})
         except ConfigError as error:
             return f"Port not changed: {error}"
-        previous = self.settings
-        message = self._restart_with(replace(wanted, api_key=self.settings.api_key))
-        if self.server.state is not ServerState.FAILED:
-            save_settings(self._config_path, {"port": port})
-            return message
-        reason = self.server.error
-        self._restart_with(previous)
+        if failure is None:
+            return f"Running on {self.server.base_url}"
         still = f" Still running on {self.server.base_url}." if self._is_running() else ""
-        return f"Port {port} not used: {reason}.{still}"
+        return f"Port {port} not used: {failure}.{still}"
 
     def _is_running(self) -> bool:
         return self.server.state is ServerState.RUNNING
@@ -139,18 +147,14 @@ class TrayController:
         if "*" in wanted and not self.settings.api_key:
             return "Set an API key first: '*' would let every web page you visit use your plan."
         try:
-            candidate = preview_settings(self._config_path, {"cors_origins": wanted})
+            failure = self._apply_if_it_takes({"cors_origins": wanted})
         except ConfigError as error:
             return f"Browser apps not changed: {error}"
-        previous = self.settings
-        message = self._restart_with(replace(candidate, api_key=self.settings.api_key))
-        if self.server.state is ServerState.FAILED:
-            self._restart_with(previous)  # never keep, nor save, a setting that did not take
-            return f"Browser apps not changed: {message}"
-        save_settings(self._config_path, {"cors_origins": wanted})
+        if failure is not None:
+            return f"Browser apps not changed: {failure}."
         if not wanted:
             return "Browser apps are no longer allowed."
-        return f"Browser apps allowed from {', '.join(wanted)}. {message}"
+        return f"Browser apps allowed from {', '.join(wanted)}. Running on {self.server.base_url}"
 
     # -- API key ---------------------------------------------------------------------
     def set_api_key(self, key: str) -> str:

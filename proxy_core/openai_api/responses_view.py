@@ -87,9 +87,8 @@ class ResponseShell:
 
     def finished(self, output: list[dict[str, Any]], message: dict[str, Any]) -> dict[str, Any]:
         reason = INCOMPLETE_REASONS.get(str(message.get("stop_reason")))
-        status = "incomplete" if reason else "completed"
         usage = message.get("usage") or {}
-        return self.state(status, output, usage=usage, incomplete_reason=reason)
+        return self.state(finished_status(message), output, usage=usage, incomplete_reason=reason)
 
 
 # A failure's code as OpenAI's response.failed names it. Clients decide on it whether to try

@@ -11,7 +11,7 @@ import pytest
 NODE_MODULES = Path(__file__).parent / "node_modules"
 
 
-def _missing(reason: str) -> None:
+def missing(reason: str) -> None:
     """CI must have every client; a developer without npm is told why a test did not run."""
     if os.environ.get("CI"):
         pytest.fail(reason)
@@ -22,7 +22,7 @@ def node_client(name: str) -> Path:
     """An installed client's executable."""
     path = NODE_MODULES / ".bin" / name
     if not path.exists():
-        _missing(f"{path} is missing: run scripts/test (it installs the node clients with npm)")
+        missing(f"{path} is missing: run scripts/test (it installs the node clients with npm)")
     return path
 
 
@@ -30,8 +30,8 @@ def node_with(package: str) -> str:
     """The node binary, once ``package`` is installed for the scripts here."""
     found = shutil.which("node")
     if found is None:
-        _missing("node is not installed")
+        missing("node is not installed")
     if not (NODE_MODULES / package).is_dir():
-        _missing(f"the npm package {package} is missing: run scripts/test")
+        missing(f"the npm package {package} is missing: run scripts/test")
     assert found is not None
     return found

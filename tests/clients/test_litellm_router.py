@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,15 +19,9 @@ REQUESTS = 16  # all on one instance by chance: 2 in 65,536
 
 
 @pytest.fixture(autouse=True)
-def _offline_litellm() -> Iterator[None]:
+def _offline_litellm(monkeypatch: pytest.MonkeyPatch) -> None:
     # LiteLLM fetches its model price list from the web at import unless told otherwise.
-    saved = os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP")
-    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    yield
-    if saved is None:
-        os.environ.pop("LITELLM_LOCAL_MODEL_COST_MAP", None)
-    else:
-        os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = saved
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 def router_over(instances: list[tuple[ProxyServer, str]]) -> Any:
