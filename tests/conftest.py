@@ -3,6 +3,10 @@
 The chain under test is real except its far end: anthropic SDK -> proxy ->
 claude-agent-sdk -> bundled Claude Code CLI -> upstream simulator. The CLI
 inherits this process's environment, which is how it finds the simulator.
+
+The CLI runs as most users run it, on a subscription login (a made-up OAuth token in
+its own config folder, no ``ANTHROPIC_API_KEY``); tests about API-key billing ask for
+the ``api_key_billing`` fixture.
 """
 
 from __future__ import annotations
@@ -21,23 +25,38 @@ from proxy_core.backend.claude_sdk import ClaudeSDKBackend
 from proxy_core.backend.deferred import DeferredBackend
 from proxy_core.config import Settings
 from proxy_core.server import ProxyServer
+from proxy_core.testing.subscription_login import write_login
 from proxy_core.testing.upstream_simulator import SimulatorThread, UpstreamSimulator
 
 pytest_plugins = ["tests.compat"]
 
 
+SIMULATOR_API_KEY = "sk-ant-simulator"
+_CLI_ACCOUNT_VARIABLES = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "CLAUDE_CONFIG_DIR")
+
+
 @pytest.fixture(scope="session")
-def simulator_thread() -> Iterator[SimulatorThread]:
+def simulator_thread(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorThread]:
     with SimulatorThread() as thread:
-        saved = {k: os.environ.get(k) for k in ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY")}
+        saved = {k: os.environ.get(k) for k in _CLI_ACCOUNT_VARIABLES}
+        config_dir = tmp_path_factory.mktemp("claude-config")
+        write_login(config_dir)
         os.environ["ANTHROPIC_BASE_URL"] = thread.base_url
-        os.environ["ANTHROPIC_API_KEY"] = "sk-ant-simulator"
+        os.environ["CLAUDE_CONFIG_DIR"] = str(config_dir)
+        os.environ.pop("ANTHROPIC_API_KEY", None)
         yield thread
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture
+def api_key_billing(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The CLI bills an API key instead of the subscription (set before the proxy starts)."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SIMULATOR_API_KEY)
+    return SIMULATOR_API_KEY
 
 
 @pytest.fixture

@@ -9,6 +9,12 @@ what the model would really have seen.
 Script replies with :meth:`UpstreamSimulator.enqueue`; when nothing is
 queued, each request gets :data:`DEFAULT_TEXT`. Run it standalone with
 ``python -m proxy_core.testing.upstream_simulator --port 8765``.
+
+Callers that log in with a subscription (``Authorization: Bearer``, as the CLI
+does with an OAuth login) get the subscription's rate-limit headers on every
+answer, from :attr:`UpstreamSimulator.quota`; set the figures with
+:meth:`UpstreamSimulator.set_quota` or ``POST /_simulator/quota`` (the same
+fields as JSON). A window used up answers 429, as the real upstream does.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ import asyncio
 import itertools
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from aiohttp import web
@@ -88,6 +95,68 @@ class BreakMidStream:
 
 Reply = Text | ToolCalls | Failure | Hang | StallAfterStart | BreakMidStream
 
+# The windows the upstream reports, by the short names its headers use.
+WINDOW_HEADER_NAMES = {"five_hour": "5h", "seven_day": "7d"}
+WARNING_AT = 0.8
+USED_UP_MESSAGE = "This request would exceed your account's rate limit. Please try again later."
+
+
+@dataclass(frozen=True)
+class SubscriptionQuota:
+    """A subscription's windows as the upstream reports them: used fraction, reset time.
+
+    ``*_resets_in_s`` count from when the figures were set. ``growth_per_request`` is
+    added to both windows after each answered call, so a long run shows them filling.
+    """
+
+    five_hour: float = 0.12
+    seven_day: float = 0.03
+    five_hour_resets_in_s: float = 3 * 3600.0
+    seven_day_resets_in_s: float = 4 * 86400.0
+    growth_per_request: float = 0.0
+    set_at: float = field(default_factory=time.time)
+
+    def utilization(self, window: str) -> float:
+        return float(getattr(self, window))
+
+    def resets_at(self, window: str) -> int:
+        return int(self.set_at + float(getattr(self, f"{window}_resets_in_s")))
+
+    def used_up(self) -> str | None:
+        """The window that refuses calls now, if any (the shorter one first)."""
+        return next((w for w in WINDOW_HEADER_NAMES if self.utilization(w) >= 1.0), None)
+
+    def headers(self) -> dict[str, str]:
+        def status(utilization: float) -> str:
+            if utilization >= 1.0:
+                return "rejected"
+            return "allowed_warning" if utilization >= WARNING_AT else "allowed"
+
+        claim = self.used_up() or max(WINDOW_HEADER_NAMES, key=self.utilization)
+        prefix = "anthropic-ratelimit-unified"
+        headers = {
+            f"{prefix}-status": status(max(map(self.utilization, WINDOW_HEADER_NAMES))),
+            f"{prefix}-reset": str(self.resets_at(claim)),
+            f"{prefix}-representative-claim": claim,
+            f"{prefix}-overage-status": "rejected",
+            f"{prefix}-overage-disabled-reason": "org_level_disabled",
+        }
+        for window, short in WINDOW_HEADER_NAMES.items():
+            used = self.utilization(window)
+            headers[f"{prefix}-{short}-utilization"] = f"{min(used, 1.0):.4f}"
+            headers[f"{prefix}-{short}-reset"] = str(self.resets_at(window))
+            headers[f"{prefix}-{short}-status"] = status(used)
+        return headers
+
+    def after_a_request(self) -> SubscriptionQuota:
+        if not self.growth_per_request:
+            return self
+        return replace(
+            self,
+            five_hour=self.five_hour + self.growth_per_request,
+            seven_day=self.seven_day + self.growth_per_request,
+        )
+
 
 @dataclass
 class RecordedRequest:
@@ -102,6 +171,11 @@ class RecordedRequest:
     @property
     def is_message_call(self) -> bool:
         return self.method == "POST" and self.path.rstrip("/").endswith("/v1/messages")
+
+    @property
+    def by_subscription(self) -> bool:
+        """Sent with an OAuth login (a bearer token), as a subscription's CLI sends it."""
+        return self.headers.get("Authorization", "").lower().startswith("bearer ")
 
     def non_system_messages(self) -> list[dict[str, Any]]:
         """The conversation as sent, without context messages the CLI adds."""
@@ -139,6 +213,7 @@ class UpstreamSimulator:
         self._lock = threading.Lock()
         self._script: deque[Reply] = deque()
         self._default: Reply = Text()
+        self.quota = SubscriptionQuota()
         self.requests: list[RecordedRequest] = []
         self._ids = itertools.count(1)
         self._open_streams = 0
@@ -154,10 +229,21 @@ class UpstreamSimulator:
         with self._lock:
             self._default = reply
 
+    def set_quota(self, **figures: float) -> SubscriptionQuota:
+        """Set the subscription's windows (:class:`SubscriptionQuota`); resets count from now."""
+        known = {f.name for f in fields(SubscriptionQuota)} - {"set_at"}
+        unknown = set(figures) - known
+        if unknown:
+            raise ValueError(f"unknown quota figures: {sorted(unknown)}")
+        with self._lock:
+            self.quota = replace(self.quota, **figures, set_at=time.time())
+            return self.quota
+
     def reset(self) -> None:
         with self._lock:
             self._script.clear()
             self._default = Text()
+            self.quota = SubscriptionQuota()
             self.requests.clear()
             self.completed_streams = 0
 
@@ -188,6 +274,8 @@ class UpstreamSimulator:
         record = RecordedRequest(request.method, request.path, dict(request.headers), body)
         with self._lock:
             self.requests.append(record)
+        if request.path == "/_simulator/quota" and request.method == "POST":
+            return await self._quota_directive(body)
         if record.is_message_call and isinstance(body, dict):
             return await self._answer_messages(request, record, body)
         if request.path.rstrip("/") == "/v1/messages/count_tokens" and isinstance(body, dict):
@@ -199,9 +287,39 @@ class UpstreamSimulator:
             status=404,
         )
 
+    async def _quota_directive(self, body: Any) -> web.Response:
+        try:
+            quota = self.set_quota(**(body if isinstance(body, dict) else {}))
+        except (TypeError, ValueError) as exc:
+            error = {"type": "invalid_request_error", "message": str(exc)}
+            return web.json_response({"type": "error", "error": error}, status=400)
+        return web.json_response(quota.headers())
+
+    def _quota_headers(self, record: RecordedRequest) -> tuple[dict[str, str], str | None]:
+        """The rate-limit headers for this caller, and the window that refuses it, if any."""
+        if not record.by_subscription:
+            return {}, None
+        with self._lock:
+            quota = self.quota
+            if quota.used_up() is None:
+                self.quota = quota.after_a_request()
+        return quota.headers(), quota.used_up()
+
     async def _answer_messages(
         self, request: web.Request, record: RecordedRequest, body: dict[str, Any]
     ) -> web.StreamResponse:
+        quota_headers, used_up = self._quota_headers(record)
+        if used_up is not None:
+            retry_after = max(0, self.quota.resets_at(used_up) - int(time.time()))
+            payload = {
+                "type": "error",
+                "error": {
+                    "type": "rate_limit_error",
+                    "message": USED_UP_MESSAGE,
+                },
+            }
+            headers = {**quota_headers, "retry-after": str(retry_after)}
+            return web.json_response(payload, status=429, headers=headers)
         reply = self._next_reply()
         if isinstance(reply, Hang):
             await asyncio.sleep(reply.seconds)
@@ -211,7 +329,8 @@ class UpstreamSimulator:
                 "type": "error",
                 "error": {"type": reply.error_type, "message": reply.message},
             }
-            return web.json_response(payload, status=reply.status, headers=reply.headers)
+            headers = {**quota_headers, **reply.headers}
+            return web.json_response(payload, status=reply.status, headers=headers)
         usage = estimate_usage(body)
         override = reply.usage if isinstance(reply, Text | ToolCalls) else None
         usage.update(override or {})
@@ -222,7 +341,8 @@ class UpstreamSimulator:
         stop_reason = self._stop_reason_for(reply)
         if not body.get("stream"):
             return web.json_response(
-                {
+                headers=quota_headers,
+                data={
                     "id": message_id,
                     "type": "message",
                     "role": "assistant",
@@ -231,9 +351,11 @@ class UpstreamSimulator:
                     "stop_reason": stop_reason,
                     "stop_sequence": None,
                     "usage": usage,
-                }
+                },
             )
-        return await self._stream(request, reply, blocks, model, message_id, stop_reason, usage)
+        return await self._stream(
+            request, reply, blocks, model, message_id, stop_reason, usage, quota_headers
+        )
 
     def _blocks_for(self, reply: Reply) -> list[dict[str, Any]]:
         if isinstance(reply, ToolCalls):
@@ -268,8 +390,11 @@ class UpstreamSimulator:
         message_id: str,
         stop_reason: str,
         usage: dict[str, Any],
+        quota_headers: dict[str, str],
     ) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", **quota_headers}
+        )
         if isinstance(reply, Text) and reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
         await response.prepare(request)

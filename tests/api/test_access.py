@@ -131,8 +131,16 @@ def test_health_reports_cli_login_and_auth_mode(proxy) -> None:
     code, _, body = raw_request(proxy.base_url, "GET", "/health")
     assert code == 200
     assert body["status"] == "ok"
-    assert body["auth_mode"] == "API key"  # the test bed sets ANTHROPIC_API_KEY
+    assert body["auth_mode"] == "subscription"  # the test bed logs in as a subscriber
     assert body["cli"]["found"] is True
     assert body["cli"]["logged_in"] is True
+    assert body["cli"]["auth_method"] == "claude.ai"
+    assert body["cli"]["subscription_type"] == "max"
     assert body["cli"]["version"]
     assert body["billing_warning"] is None
+
+
+def test_health_says_when_an_api_key_is_billed(api_key_billing: str, make_proxy) -> None:
+    proxy = make_proxy()
+    _, _, body = raw_request(proxy.base_url, "GET", "/health")
+    assert body["auth_mode"] == "API key"

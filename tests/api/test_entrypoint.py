@@ -129,7 +129,7 @@ def headless(headless_env: dict[str, str]) -> Iterator[tuple[str, subprocess.Pop
 
 
 def test_started_from_claude_code_it_still_serves_and_warns_about_the_api_key(
-    headless: tuple[str, subprocess.Popen[str]], sim: UpstreamSimulator
+    api_key_billing: str, headless: tuple[str, subprocess.Popen[str]], sim: UpstreamSimulator
 ) -> None:
     base_url, process = headless
     client = anthropic_client(base_url, api_key="x", max_retries=0)

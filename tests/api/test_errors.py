@@ -104,8 +104,9 @@ def test_upstream_failures_map_to_anthropic_errors(
         assert "claude /login" in body["error"]["message"]
     if status == 429:
         assert int(caught.value.response.headers["retry-after"]) > 0
-    # The CLI must not retry on its own: the caller's SDK decides.
-    assert len(sim.message_calls()) == 1
+    # The CLI must not retry on its own: the caller's SDK decides. On a subscription login a
+    # 401 is the one exception: the pinned CLI re-reads its login and tries once more.
+    assert len(sim.message_calls()) == (2 if status == 401 else 1)
 
 
 def test_extra_usage_refusal_is_passed_on_once_and_flagged(

@@ -138,7 +138,9 @@ def test_a_stream_answer_is_counted_once_and_only_on_success(
     make_proxy, sim: UpstreamSimulator
 ) -> None:
     proxy = make_proxy(stream_commit_wait_s=0.0, api_key="k")
-    sim.enqueue(Failure(401, "authentication_error", "bad token"), Text("fine"))
+    # Twice: on a subscription login the CLI tries a 401 once more.
+    bad_token = Failure(401, "authentication_error", "bad token")
+    sim.enqueue(bad_token, bad_token, Text("fine"))
     client = anthropic_client(proxy.base_url, api_key="k")
     with pytest.raises(anthropic.APIStatusError):  # noqa: SIM117
         with client.messages.stream(model=MODEL, max_tokens=8, messages=HI) as stream:

@@ -201,9 +201,10 @@ def test_a_backend_without_a_menu_is_explained(tray: TrayController, tmp_path: P
 def test_a_missing_login_shows_as_soon_as_the_server_knows_it(
     app: TrayApp, tray: TrayController, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The real CLI, with no login anywhere: no API key, a HOME with no credentials.
+    # The real CLI, with no login anywhere: no API key, a config folder with no credentials.
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "home" / ".claude"))
     app.dispatch("start", wait=True)
     watching = app.watch_state(look_s=0.05)
     try:
@@ -237,7 +238,8 @@ def test_about_names_the_version_the_cli_and_the_account(app: TrayApp) -> None:
     assert about.startswith(f"Claude SDK Proxy {__version__}: Running on")
     from claude_agent_sdk._cli_version import __cli_version__
 
-    assert f"Claude Code {__cli_version__} at " in about and "auth: API key" in about
+    assert f"Claude Code {__cli_version__} at " in about and "auth: subscription" in about
+    assert "account: claude.ai, plan max" in about
 
 
 def test_open_path_tells_whether_anything_opened(

@@ -33,9 +33,9 @@ def test_start_copy_and_test_connection(
     assert tray.state().phase is Phase.STOPPED
     assert tray.start().startswith("Running on http://127.0.0.1:")
     state = tray.state()
-    # The test bed bills an API key (the simulator's): the status line says so.
-    assert state.phase is Phase.RUNNING and state.auth_mode == "API key"
-    assert state.status_line() == f"Running on {tray.server.base_url}, billing an API key"
+    # The test bed logs in with a subscription, as most users do.
+    assert state.phase is Phase.RUNNING and state.auth_mode == "subscription"
+    assert state.status_line() == f"Running on {tray.server.base_url}"
     tray.copy_base_url()
     assert clipboard == [tray.server.base_url]
     result = tray.test_connection()
@@ -45,6 +45,15 @@ def test_start_copy_and_test_connection(
     assert f"export ANTHROPIC_BASE_URL={tray.server.base_url}\n" in clipboard[-1]
     tray.copy_client_setup("codex")
     assert f'base_url = "{tray.server.base_url}/v1"' in clipboard[-1]
+
+
+def test_billing_an_api_key_is_said_on_the_status_line(
+    api_key_billing: str, tray: TrayController
+) -> None:
+    tray.start()
+    state = tray.state()
+    assert state.auth_mode == "API key"
+    assert state.status_line() == f"Running on {tray.server.base_url}, billing an API key"
 
 
 def test_a_generated_key_is_required_at_once_and_kept_out_of_the_config(
