@@ -36,6 +36,7 @@ DEFAULT_WARM_POOL = 2
 # Waiting requests per running one: 5 running + 20 waiting lets 16 clients at once all succeed.
 QUEUE_PER_SLOT = 4
 DEFAULT_CONVERSATION_TTL_S = 600.0
+DEFAULT_USAGE_RETENTION_DAYS = 30
 
 ENV_PREFIX = "CLAUDE_PROXY_"
 # An origin as a browser sends it: scheme://host[:port], lower case, no path.
@@ -93,6 +94,8 @@ class Settings:
     agent_workspace: Path | None = None
     # Web pages allowed to call the API from a browser (CORS): exact origins; "*" needs a key.
     cors_origins: tuple[str, ...] = ()
+    # How long the request ledger (usage.db) keeps a request.
+    usage_retention_days: int = DEFAULT_USAGE_RETENTION_DAYS
     debug: bool = False
     data_dir: Path = field(default_factory=lambda: user_data_dir())
 
@@ -134,6 +137,7 @@ _ENV_FIELDS: dict[str, str] = {
     "CLAUDE_PROXY_CONVERSATION_TTL_S": "conversation_ttl_s",
     "CLAUDE_PROXY_AGENT_WORKSPACE": "agent_workspace",
     "CLAUDE_PROXY_CORS_ORIGINS": "cors_origins",
+    "CLAUDE_PROXY_USAGE_RETENTION_DAYS": "usage_retention_days",
     "CLAUDE_PROXY_DEBUG": "debug",
 }
 
@@ -204,6 +208,10 @@ def _validate(settings: Settings) -> Settings:
         )
     if settings.shutdown_grace_s < 0:
         raise ConfigError(f"shutdown_grace_s must not be negative, got {settings.shutdown_grace_s}")
+    if settings.usage_retention_days < 1:
+        raise ConfigError(
+            f"usage_retention_days must be at least 1, got {settings.usage_retention_days}"
+        )
     if not 0 <= settings.cli_retries <= 15:
         raise ConfigError(f"cli_retries must be between 0 and 15, got {settings.cli_retries}")
     for origin in settings.cors_origins:

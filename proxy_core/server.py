@@ -28,6 +28,8 @@ from proxy_core.config import Settings, check_exposure
 from proxy_core.http.app import create_app
 from proxy_core.http.keys import settings_key
 from proxy_core.http.service_routes import refresh_cli_status
+from proxy_core.usage.quota import Listener, QuotaBoard
+from proxy_core.usage.service import UsageService
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ class PortInUseError(OSError):
     """The port is taken; the message says which one."""
 
 
-BackendFactory = Callable[[Settings], Backend]
+BackendFactory = Callable[[Settings, QuotaBoard], Backend]
 
 
 def network_addresses() -> list[str]:
@@ -72,8 +74,8 @@ def port_holder(port: int) -> str | None:
     return None
 
 
-def _default_backend(settings: Settings) -> Backend:
-    return DeferredBackend(settings)
+def _default_backend(settings: Settings, quota: QuotaBoard) -> Backend:
+    return DeferredBackend(settings, quota=quota)
 
 
 def bind(settings: Settings) -> tuple[socket.socket, Settings]:
@@ -133,6 +135,9 @@ class ProxyServer:
         self.state = ServerState.STOPPED
         self.error: str | None = None
         self.port = settings.port
+        self.usage: UsageService | None = None
+        # Told when a window crosses 80 %, 95 % or is used up, from the server's thread.
+        self.quota_listeners: list[Listener] = []
 
     @property
     def base_url(self) -> str:
@@ -182,9 +187,18 @@ class ProxyServer:
     async def _start(self) -> None:
         listener, settings = bind(self.settings)
         self.port = settings.port
-        self.backend = self._backend_factory(settings)
-        self.app = create_app(settings, self.backend, environ=self._environ)
-        self._runner = await start_site(self.app, listener)
+        try:
+            self.usage = await asyncio.to_thread(UsageService, settings)
+            for quota_listener in self.quota_listeners:
+                self.usage.quota.subscribe(quota_listener)
+            self.backend = self._backend_factory(settings, self.usage.quota)
+            self.app = create_app(settings, self.backend, environ=self._environ, usage=self.usage)
+            self._runner = await start_site(self.app, listener)
+        except BaseException:
+            listener.close()
+            if self.usage is not None:
+                self.usage.close()
+            raise
 
     def stop(self) -> None:
         if self.state is not ServerState.RUNNING or self._loop is None:
@@ -220,8 +234,9 @@ class ProxyServer:
 async def serve_until_signalled(settings: Settings, on_ready: Callable[[str], None]) -> None:
     """The headless main loop: serve until SIGINT or SIGTERM, then shut down cleanly."""
     listener, settings = bind(settings)
-    backend = DeferredBackend(settings)
-    app = create_app(settings, backend)
+    usage = await asyncio.to_thread(UsageService, settings)
+    backend = DeferredBackend(settings, quota=usage.quota)
+    app = create_app(settings, backend, usage=usage)
     runner = await start_site(app, listener)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -123,7 +123,8 @@ def make_proxy(sim: UpstreamSimulator, tmp_path: Path) -> Iterator[ProxyFactory]
     def factory(**overrides: Any) -> ProxyServer:
         # No spares unless a test asks: the other tests count the CLIs a request leaves.
         overrides.setdefault("warm_pool", 0)
-        settings = Settings(port=0, data_dir=tmp_path / f"data{len(started)}", **overrides)
+        overrides.setdefault("data_dir", tmp_path / f"data{len(started)}")
+        settings = Settings(port=0, **overrides)
         server = ProxyServer(settings)
         server.start()
         started.append(server)

@@ -15,9 +15,11 @@ from proxy_core.errors import NotServedError
 from proxy_core.http.keys import settings_key
 from proxy_core.http.middleware import REQUEST_ID_KEY
 from proxy_core.http.responding import read_json, respond
+from proxy_core.http.served import served_as
 from proxy_core.openai_api import routes as openai_routes
 
 
+@served_as("anthropic")
 async def create_message(request: web.Request) -> web.StreamResponse:
     settings = request.app[settings_key]
     call = parse_messages_request(

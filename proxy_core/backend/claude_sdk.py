@@ -33,6 +33,7 @@ from proxy_core.backend.warm_pool import WarmPool
 from proxy_core.config import Settings
 from proxy_core.errors import BackendTimeoutError, SessionEndedError
 from proxy_core.events import MessageBuilder
+from proxy_core.usage.quota import QuotaBoard
 
 # Stops after which the CLI would call the model again by itself: end the process at once.
 FOLLOW_UP_STOPS = frozenset({"max_tokens", "refusal", "model_context_window_exceeded"})
@@ -40,9 +41,16 @@ SHUTDOWN_WAIT_S = 5.0
 
 
 class ClaudeSDKBackend:
-    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        environ: Mapping[str, str] | None = None,
+        *,
+        quota: QuotaBoard | None = None,
+    ) -> None:
         self._settings = settings
         self._environ = os.environ if environ is None else environ
+        self.quota = QuotaBoard() if quota is None else quota
         self._sessions: set[CLISession] = set()
         self.conversations = ConversationStore(settings.conversations)
         self._orphans = OrphanGuard(settings.data_dir / "cli-processes")
@@ -68,6 +76,7 @@ class ClaudeSDKBackend:
             idle_ttl_s=self._settings.conversation_ttl_s,
             on_closing=self.conversations.forget,
             on_exit=self._sessions.discard,
+            on_rate_limit=self.quota.report,
         )
         self._sessions.add(session)
         try:

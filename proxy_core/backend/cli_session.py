@@ -25,6 +25,7 @@ from claude_agent_sdk import (
     CLIConnectionError,
     CLINotFoundError,
     Message,
+    RateLimitEvent,
     ResultMessage,
     SystemMessage,
 )
@@ -76,8 +77,10 @@ class CLISession:
         idle_ttl_s: float,
         on_closing: Callable[[CLISession], None] = lambda session: None,
         on_exit: Callable[[CLISession], None] = lambda session: None,
+        on_rate_limit: Callable[[dict[str, Any]], object] = lambda raw: None,
     ) -> None:
         self._options = options
+        self._on_rate_limit = on_rate_limit
         self._orphans = orphans
         self._idle_ttl_s = idle_ttl_s
         self._on_closing = on_closing
@@ -222,6 +225,7 @@ class CLISession:
             await client.query(_one(frame.payload))
             if frame.awaits_ack:
                 async for message in client.receive_response():
+                    self._note(message)
                     if isinstance(message, ResultMessage) and message.is_error:
                         turn.outbox.put_nowait(
                             errors.BackendError("The CLI refused a history message.")
@@ -229,13 +233,23 @@ class CLISession:
                         return None
         await client.query(_one(turn.frames[-1].payload))
         async for message in client.receive_messages():
-            if isinstance(message, SystemMessage) and message.subtype == "init":
-                self.session_id = message.data.get("session_id", self.session_id)
+            self._note(message)
             turn.outbox.put_nowait(message)
             if isinstance(message, ResultMessage):
                 return message
         turn.outbox.put_nowait(SESSION_ENDED)
         return None
+
+    def _note(self, message: Message) -> None:
+        """What the session keeps of a message, whoever reads the turn."""
+        if isinstance(message, SystemMessage) and message.subtype == "init":
+            self.session_id = message.data.get("session_id", self.session_id)
+        elif isinstance(message, RateLimitEvent):
+            # The subscription's windows, often sent after the turn's last stream event.
+            try:
+                self._on_rate_limit(message.rate_limit_info.raw)
+            except Exception:
+                log.exception("Could not take the CLI's rate-limit report")
 
 
 def _is_clean(result: ResultMessage) -> bool:

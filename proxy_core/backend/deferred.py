@@ -17,14 +17,22 @@ from typing import Any
 from proxy_core.backend.base import Backend, BackendRequest, StreamEventData
 from proxy_core.backend.orphans import OrphanGuard
 from proxy_core.config import Settings
+from proxy_core.usage.quota import QuotaBoard
 
 NOTHING_WAITING = {"kept": 0, "spares": 0}
 
 
 class DeferredBackend:
-    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        environ: Mapping[str, str] | None = None,
+        *,
+        quota: QuotaBoard | None = None,
+    ) -> None:
         self._settings = settings
         self._environ = environ
+        self._quota = quota
         self._closed = False
         self.loaded: Backend | None = None
         OrphanGuard(settings.data_dir / "cli-processes").reap()
@@ -33,7 +41,7 @@ class DeferredBackend:
         if self.loaded is None:
             backend_class = await asyncio.to_thread(_import_backend)
             if self.loaded is None:  # another first request may have won the race
-                self.loaded = backend_class(self._settings, self._environ)
+                self.loaded = backend_class(self._settings, self._environ, quota=self._quota)
         return self.loaded
 
     async def stream(self, request: BackendRequest) -> AsyncIterator[StreamEventData]:
@@ -60,7 +68,7 @@ class DeferredBackend:
             await self.loaded.aclose()
 
 
-def _import_backend() -> Callable[[Settings, Mapping[str, str] | None], Backend]:
+def _import_backend() -> Callable[..., Backend]:
     # A plain import statement, so that PyInstaller sees it and bundles the SDK.
     from proxy_core.backend.claude_sdk import ClaudeSDKBackend
 

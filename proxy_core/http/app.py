@@ -25,6 +25,7 @@ from proxy_core.http.keys import (
     gate_key,
     settings_key,
     status_key,
+    usage_key,
 )
 from proxy_core.http.middleware import (
     add_request_id_headers,
@@ -36,6 +37,9 @@ from proxy_core.limits import ConcurrencyGate
 from proxy_core.openai_api import responses_routes
 from proxy_core.openai_api import routes as openai_routes
 from proxy_core.status import ProxyStatus
+from proxy_core.usage import routes as usage_routes
+from proxy_core.usage.service import UsageService
+from proxy_core.web import routes as web_routes
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +47,13 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 def create_app(
-    settings: Settings, backend: Backend, *, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    backend: Backend,
+    *,
+    environ: Mapping[str, str] | None = None,
+    usage: UsageService | None = None,
 ) -> web.Application:
+    """``usage`` is the one the backend reports windows to; the app closes it at cleanup."""
     environ = os.environ if environ is None else environ
     parser_errors.install()
     app = web.Application(
@@ -59,6 +68,7 @@ def create_app(
     )
     app[status_key] = ProxyStatus(auth_mode=auth_mode(environ, settings.port))
     app[backend_tasks_key] = set()
+    app[usage_key] = UsageService(settings) if usage is None else usage
     # Anthropic's shape unless an API claims the route (the OpenAI routes do).
     app[error_dialects_key] = ErrorDialects(default=error_body)
     service_routes.add_routes(app)
@@ -66,11 +76,14 @@ def create_app(
     session_routes.add_routes(app)
     openai_routes.add_routes(app)
     responses_routes.add_routes(app)
+    usage_routes.add_routes(app)
+    web_routes.add_routes(app)
     app.on_response_prepare.append(add_request_id_headers)
     app.on_response_prepare.append(add_cors_headers)
     app.on_startup.append(_check_cli_in_background)
     app.on_shutdown.append(_finish_in_flight)
     app.on_cleanup.append(_close_backend)
+    app.on_cleanup.append(_close_usage)
     return app
 
 
@@ -107,3 +120,8 @@ async def _close_backend(app: web.Application) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await app[backend_key].aclose()
+
+
+async def _close_usage(app: web.Application) -> None:
+    # After the backend: the last requests' rows are written before the file closes.
+    await asyncio.to_thread(app[usage_key].close)

@@ -7,6 +7,7 @@ the client should wait. Nothing else leaks out.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
@@ -28,17 +29,24 @@ from proxy_core.errors import (
 )
 from proxy_core.http.cors import ALLOWED_ORIGIN_KEY
 from proxy_core.http.dialects import ErrorRenderer
-from proxy_core.http.keys import error_dialects_key, settings_key
+from proxy_core.http.keys import error_dialects_key, settings_key, usage_key
+from proxy_core.http.served import SERVED_KEY
 
 log = logging.getLogger("proxy_core.access")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OPEN_PATHS = frozenset({"/health", "/v1/health"})
+# The dashboard's page and files hold no data; it asks for the key before reading any.
+OPEN_FOLDER = "/dashboard"
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
 # Set by a handler once it has sent its status line; errors after that are the handler's.
 COMMITTED_RESPONSE_KEY = web.RequestKey("committed_response", web.StreamResponse)
-# What a handler adds to the access line: model, stream, tokens. Never content or keys.
+# What a handler adds to the access line: model, stream. Never content or keys.
 ACCESS_DETAIL_KEY = web.RequestKey("access_detail", dict)
+# The token counts the access line shows, by their short names there.
+LOGGED_COUNTS = {"input_tokens": "in", "cache_read_input_tokens": "cached", "output_tokens": "out"}
+# nginx's word for it: the client closed the connection before the answer ended.
+CLIENT_CLOSED = 499
 
 
 # A caller's own request id is taken when it is a plain token: it reaches the log line.
@@ -117,16 +125,28 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         failure = InvalidRequestError("The request is nested too deeply to process.")
         status = failure.status
         return error_response(failure, request_id, render)
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED
+        raise
     except Exception:
         log.exception("Unexpected failure in %s %s", request.method, request.path)
         if COMMITTED_RESPONSE_KEY in request:
             # A second status line would corrupt the stream that is already under way.
             return request[COMMITTED_RESPONSE_KEY]
-        return error_response(ProxyError("The proxy failed unexpectedly."), request_id, render)
+        failure = ProxyError("The proxy failed unexpectedly.")
+        return error_response(failure, request_id, render)
     finally:
+        _record_served(request, status, failure)
         detail = " ".join(
             f"{k}={_loggable(v)}" for k, v in request.get(ACCESS_DETAIL_KEY, {}).items()
         )
+        served = request.get(SERVED_KEY)
+        if served is not None:
+            detail += "".join(
+                f" {short}={served.tokens[name]}"
+                for name, short in LOGGED_COUNTS.items()
+                if name in served.tokens
+            )
         if failure is not None:
             # Our own words (a field name, the upstream's reason), never a body: quoted, cut.
             detail += f" error={failure.kind} reason={failure.message[:160]!r}"
@@ -139,6 +159,18 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             (time.monotonic() - started) * 1000,
             detail,
         )
+
+
+def _record_served(request: web.Request, status: int, failure: ProxyError | None) -> None:
+    served = request.get(SERVED_KEY)
+    if served is None:
+        return
+    if failure is not None:
+        served.fail(failure.kind, failure.message)
+    elif status == CLIENT_CLOSED:
+        served.fail("client_closed", "The client left before the answer ended.")
+    served.finish(status)
+    request.app[usage_key].record(served)
 
 
 def _loggable(value: object) -> str:
@@ -214,9 +246,13 @@ def _presented_key(request: web.Request) -> str:
     return key
 
 
+def _is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path == OPEN_FOLDER or path.startswith(f"{OPEN_FOLDER}/")
+
+
 @web.middleware
 async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path not in OPEN_PATHS and not has_valid_key(request):
+    if not _is_open(request.path) and not has_valid_key(request):
         raise AuthenticationError(
             "Invalid or missing API key for this proxy. Send it as `x-api-key` "
             "or `Authorization: Bearer`."

@@ -24,6 +24,8 @@ from proxy_core.events import StreamEventData, aggregate
 from proxy_core.http.keys import backend_key, backend_tasks_key, gate_key, settings_key, status_key
 from proxy_core.http.middleware import ACCESS_DETAIL_KEY, COMMITTED_RESPONSE_KEY
 from proxy_core.http.pump import END, SILENCE, EventPump
+from proxy_core.http.served import SERVED_KEY
+from proxy_core.usage.served import ServedRequest
 
 NESTED_TOO_DEEPLY = "The request body is nested too deeply to read."
 
@@ -75,15 +77,16 @@ async def respond(
 ) -> web.StreamResponse:
     """Stream through ``stream_view``, or answer ``render(message)`` as one JSON body."""
     status = request.app[status_key]
-    detail = {"model": backend_request.model, "stream": stream_view is not None}
-    request[ACCESS_DETAIL_KEY] = detail
+    streamed = stream_view is not None
+    request[ACCESS_DETAIL_KEY] = {"model": backend_request.model, "stream": streamed}
+    served = request.get(SERVED_KEY) or ServedRequest("internal", "", "", streamed)
+    served.model, served.stream = backend_request.model, streamed
     check_passable(backend_request)
     pump = await start_pump(request, backend_request)
     try:
         if stream_view is not None:
-            return await _stream(request, pump, stream_view)
-        message = aggregate(await _collect(pump))
-        detail.update(_token_counts(message.get("usage") or {}))
+            return await _stream(request, pump, stream_view, served)
+        message = aggregate(await _collect(pump, served))
     except ProxyError as error:
         status.note_error(error)
         raise
@@ -93,27 +96,7 @@ async def respond(
     return web.json_response(render(message))
 
 
-_LOGGED_COUNTS = {"input_tokens": "in", "cache_read_input_tokens": "cached", "output_tokens": "out"}
-
-
-def _token_counts(usage: dict[str, Any]) -> dict[str, Any]:
-    return {
-        short: usage[key] for key, short in _LOGGED_COUNTS.items() if usage.get(key) is not None
-    }
-
-
-def note_usage(request: web.Request, event: StreamEventData) -> None:
-    """Counts for the access line, from the start and the final delta, whichever has them."""
-    usage = event.get("usage") or event.get("message", {}).get("usage")
-    if event.get("type") not in ("message_start", "message_delta") or not usage:
-        return
-    detail = request[ACCESS_DETAIL_KEY]
-    for name, count in _token_counts(usage).items():
-        if count or not detail.get(name):  # a count once seen is never lowered to 0
-            detail[name] = count
-
-
-async def _collect(pump: EventPump) -> list[StreamEventData]:
+async def _collect(pump: EventPump, served: ServedRequest) -> list[StreamEventData]:
     # The first failure raises; the middleware answers it with its real status.
     events: list[StreamEventData] = []
     while True:
@@ -121,12 +104,15 @@ async def _collect(pump: EventPump) -> list[StreamEventData]:
         if item is END:
             return events
         assert isinstance(item, dict)
+        served.observe(item)
         events.append(item)
         if item["type"] == "message_stop":
             return events
 
 
-async def _stream(request: web.Request, pump: EventPump, view: StreamView) -> web.StreamResponse:
+async def _stream(
+    request: web.Request, pump: EventPump, view: StreamView, served: ServedRequest
+) -> web.StreamResponse:
     settings = request.app[settings_key]
     first = await pump.next(settings.stream_commit_wait_s)
     response = web.StreamResponse(
@@ -149,7 +135,7 @@ async def _stream(request: web.Request, pump: EventPump, view: StreamView) -> we
                 await response.write(view.ping())
             else:
                 assert isinstance(item, dict)
-                note_usage(request, item)
+                served.observe(item)
                 await response.write(view.frames(item))
                 if item["type"] == "message_stop":
                     break
@@ -159,11 +145,13 @@ async def _stream(request: web.Request, pump: EventPump, view: StreamView) -> we
     except ProxyError as error:
         request.app[status_key].note_error(error)
         request[ACCESS_DETAIL_KEY]["error"] = f"{error.kind} (in the stream)"
+        served.fail(error.kind, error.message)
         with contextlib.suppress(ConnectionError):
             await response.write(view.error(error))
             await response.write_eof()
         return response
     except ConnectionError:
+        served.fail("client_closed", "The client left before the answer ended.")
         return response  # the client left; the pump is abandoned by the caller
     request.app[status_key].note_success()
     return response

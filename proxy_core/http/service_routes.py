@@ -10,8 +10,9 @@ from aiohttp import web
 
 from proxy_core.backend.cli_status import read_cli_status
 from proxy_core.backend.environment import cli_overrides
-from proxy_core.http.keys import backend_key, gate_key, settings_key, status_key
+from proxy_core.http.keys import backend_key, gate_key, settings_key, status_key, usage_key
 from proxy_core.http.middleware import has_valid_key
+from proxy_core.usage.quota import Crossing
 from proxy_core.version import __version__
 
 CLI_STATUS_MAX_AGE_S = 60.0
@@ -49,6 +50,10 @@ ENDPOINTS = (
     "GET /sessions",
     "DELETE /sessions/{session_id}",
     "GET /health",
+    "GET /usage",
+    "GET /usage/requests",
+    "GET /metrics",
+    "GET /dashboard",
 )
 
 
@@ -97,6 +102,9 @@ async def health(request: web.Request) -> web.Response:
         problems.append("Claude Code is not logged in: run `claude /login`")
     if status.auth_failure:
         problems.append(status.auth_failure.message)
+    used_up = app[usage_key].quota.rejected()
+    if used_up is not None:
+        problems.append(Crossing(used_up, 1.0).message())
     return web.json_response(
         {
             "status": "ok" if not problems else "degraded",
@@ -110,6 +118,8 @@ async def health(request: web.Request) -> web.Response:
             },
             "clis_waiting": app[backend_key].cli_counts(),
             "billing_warning": status.billing_warning.as_json() if status.billing_warning else None,
+            # The subscription's fullest window, as the upstream last reported it (see /usage).
+            "quota": app[usage_key].quota.summary(),
             "problems": problems,
         }
     )

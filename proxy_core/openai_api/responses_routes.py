@@ -16,6 +16,7 @@ from proxy_core.errors import NotFoundError
 from proxy_core.http.keys import error_dialects_key, settings_key
 from proxy_core.http.middleware import REQUEST_ID_KEY
 from proxy_core.http.responding import read_json, respond
+from proxy_core.http.served import served_as
 from proxy_core.openai_api.errors import openai_error_body
 from proxy_core.openai_api.response_store import ResponseStore
 from proxy_core.openai_api.responses_request import parse_responses_request
@@ -24,6 +25,7 @@ from proxy_core.openai_api.responses_view import ResponseEventView, ResponseShel
 response_store_key = web.AppKey("response_store", ResponseStore)
 
 
+@served_as("openai_responses")
 async def create_response(request: web.Request) -> web.StreamResponse:
     settings = request.app[settings_key]
     store = request.app[response_store_key]

@@ -15,6 +15,7 @@ from proxy_core.anthropic_api.models import CATALOG, FAMILIES, find_model
 from proxy_core.http.keys import error_dialects_key, settings_key
 from proxy_core.http.middleware import REQUEST_ID_KEY
 from proxy_core.http.responding import read_json, respond
+from proxy_core.http.served import served_as
 from proxy_core.openai_api.errors import openai_error_body
 from proxy_core.openai_api.request import parse_chat_request
 from proxy_core.openai_api.views import ChunkView, completion_json, new_completion_id
@@ -22,6 +23,7 @@ from proxy_core.openai_api.views import ChunkView, completion_json, new_completi
 MODEL_CREATED = 1_700_000_000  # OpenAI lists want a timestamp; the catalog's dates are strings
 
 
+@served_as("openai_chat")
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     settings = request.app[settings_key]
     call = parse_chat_request(
