@@ -30,6 +30,7 @@ from proxy_core.http.keys import settings_key
 from proxy_core.http.service_routes import refresh_cli_status
 from proxy_core.usage.quota import Listener, QuotaBoard
 from proxy_core.usage.service import UsageService
+from proxy_core.web.routes import tickets_key
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,14 @@ class ProxyServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    def dashboard_url(self) -> str:
+        """The dashboard's address; with a key set, carrying a one-time ticket that hands the
+        page the key (in the fragment: never sent, never in a log, dropped by the page)."""
+        url = f"{self.base_url}/dashboard"
+        if self.app is None or not self.settings.api_key:
+            return url
+        return f"{url}#ticket={self.app[tickets_key].issue()}"
 
     def refresh_cli_status(self, timeout_s: float = 30.0) -> None:
         """Re-read `claude auth status` now, on the server's loop (the tray checks periodically)."""

@@ -65,10 +65,11 @@ function milliseconds(value) {
   return value >= 1000 ? (value / 1000).toFixed(1) + " s" : Math.round(value) + " ms";
 }
 
-function clock(unixSeconds) {
+function clock(unixSeconds, withSeconds = false) {
   const when = new Date(unixSeconds * 1000);
   const sameDay = when.toDateString() === new Date().toDateString();
-  const time = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const parts = { hour: "2-digit", minute: "2-digit", ...(withSeconds ? { second: "2-digit" } : {}) };
+  const time = when.toLocaleTimeString([], parts);
   return sameDay ? time : when.toLocaleDateString([], { weekday: "short" }) + " " + time;
 }
 
@@ -210,7 +211,7 @@ function renderWindows() {
       el(
         "div",
         { class: "track" },
-        el("div", { class: "fill", "data-level": level, style: `width: ${Math.min(used || 0, 100)}%` }),
+        bar(level, used || 0),
       ),
       el(
         "div",
@@ -226,6 +227,13 @@ function renderWindows() {
     );
   }
   box.replaceChildren(...rows);
+}
+
+function bar(level, percent) {
+  const fill = el("div", { class: "fill", "data-level": level });
+  // Through the CSSOM: the page's policy refuses style attributes.
+  fill.style.width = `${Math.min(percent, 100)}%`;
+  return fill;
 }
 
 function figure(value, label) {
@@ -299,7 +307,7 @@ function renderRequests(recent) {
     const row = el(
       "tr",
       { class: failed ? "failed" : "" },
-      el("td", {}, clock(r.at) + ":" + String(new Date(r.at * 1000).getSeconds()).padStart(2, "0")),
+      el("td", {}, clock(r.at, true)),
       el("td", {}, r.client),
       el("td", {}, r.model),
       el("td", {}, (API_NAMES[r.api] || r.api) + (r.stream ? ", streamed" : "")),
