@@ -218,6 +218,11 @@ class ProxyServer:
             await self._runner.cleanup()
             self._runner = None
 
+    @property
+    def quota(self) -> QuotaBoard | None:
+        """The subscription's windows as last reported (thread-safe); None before a start."""
+        return self.usage.quota if self.usage is not None else None
+
     def dashboard_url(self) -> str:
         """The dashboard's address; with a key set, carrying a one-time ticket that hands the
         page the key (in the fragment: never sent, never in a log, dropped by the page)."""

@@ -18,6 +18,7 @@ from typing import Any
 import pystray
 
 from proxy_core.backend.cli_status import find_cli
+from proxy_core.usage.quota import Crossing
 from tray_app.controller import TrayController
 from tray_app.icons import icon_image
 from tray_app.menu import COPY_SETUP, SEPARATOR, Item, build_menu
@@ -57,6 +58,10 @@ def on_ui_thread(function: Callable[[], None]) -> None:
         function()
 
 
+def _image(state: TrayState) -> Any:
+    return icon_image(state.phase, attention=state.needs_attention, warning=state.quota_warning)
+
+
 class TrayApp:
     def __init__(
         self,
@@ -66,22 +71,23 @@ class TrayApp:
         open_path: Callable[[str], bool],
         log_dir: str,
         open_login_terminal: Callable[[str], bool] = lambda cli: False,
+        open_url: Callable[[str], bool] = lambda url: False,
         icon_class: Any = pystray.Icon,
     ) -> None:
         self._controller = controller
+        self._open_url = open_url
         self._prompt = prompt
         self._open_path = open_path
         self._open_login_terminal = open_login_terminal
         self._log_dir = log_dir
         self._shown: TrayState | None = None
         self._lock = threading.Lock()
+        self._refresh_lock = threading.RLock()
         state = controller.state()
         self.icon = icon_class(
-            "claude-sdk-proxy",
-            icon_image(state.phase, attention=state.needs_attention),
-            APP_TITLE,
-            menu=self._pystray_menu(state),
+            "claude-sdk-proxy", _image(state), APP_TITLE, menu=self._pystray_menu(state)
         )
+        controller.quota_listeners.append(self._tell_quota)
 
     # -- model -> pystray -----------------------------------------------------------------
     def _pystray_menu(self, state: TrayState) -> pystray.Menu:
@@ -153,6 +159,8 @@ class TrayApp:
             return f"No file manager could open the logs; their folder is {self._log_dir} (copied)."
         if action == "log_in":
             return self._log_in()
+        if action == "open_dashboard":
+            return self._open_dashboard()
         if action == "about":
             return f"{APP_TITLE} {controller.about()}"
         method: Callable[[], str] = getattr(controller, action)
@@ -166,15 +174,38 @@ class TrayApp:
             return "Log in in the terminal that opened, then choose Test connection."
         return f'Run this in a terminal, then choose Test connection:\n"{cli}" /login'
 
+    def _open_dashboard(self) -> str | None:
+        if self._open_url(self._controller.dashboard_url()):
+            return None
+        plain = f"{self._controller.server.base_url}/dashboard"
+        self._controller.copy_text(plain)
+        return f"No browser could be opened; the dashboard is at {plain} (copied)."
+
+    def _tell_quota(self, crossing: Crossing) -> None:
+        """When a window crosses 80 %, 95 % or is used up. Called on the server's loop, which a
+        notification (a D-Bus call) must not hold up: told from a thread of its own."""
+        message = crossing.message()
+
+        def tell() -> None:
+            on_ui_thread(lambda: self.notify(message))
+            on_ui_thread(self.refresh)
+
+        threading.Thread(target=tell, name="quota-notice", daemon=True).start()
+
     # -- pystray state -----------------------------------------------------------------------
     def refresh(self) -> None:
         """Redraw icon and menu, only when the state really changed (menus close on redraw)."""
-        state = self._controller.state()
-        if state == self._shown:
-            return
-        self._shown = state
-        self.icon.icon = icon_image(state.phase, attention=state.needs_attention)
-        self.icon.title = f"{APP_TITLE}: {state.status_line()}"
+        with self._refresh_lock:  # called from the UI, the state watch and the server's thread
+            state = self._controller.state()
+            if state == self._shown:
+                return
+            self._shown = state
+            self._redraw(state)
+
+    def _redraw(self, state: TrayState) -> None:
+        self.icon.icon = _image(state)
+        words = f" · {state.quota_words}" if state.quota_words else ""
+        self.icon.title = f"{APP_TITLE}: {state.status_line()}{words}"
         self.icon.menu = self._pystray_menu(state)
         with contextlib.suppress(NotImplementedError):  # the dummy backend (tests) has no menu
             self.icon.update_menu()

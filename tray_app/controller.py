@@ -22,6 +22,7 @@ from proxy_core.client_setup import recipe
 from proxy_core.config import ConfigError, Settings
 from proxy_core.http.keys import status_key
 from proxy_core.server import ProxyServer, ServerState, network_addresses
+from proxy_core.usage.quota import Listener
 from proxy_core.version import __version__
 from tray_app.autostart import Autostart, launch_command
 from tray_app.secrets import KeyStore, generate_key
@@ -58,7 +59,15 @@ class TrayController:
         self._server_factory = server_factory
         # The keyring holds the tray's key; CLAUDE_PROXY_API_KEY still counts when it holds none.
         self.settings = replace(settings, api_key=keys.load().key or settings.api_key)
-        self.server = server_factory(self.settings)
+        # Told when a subscription window crosses 80 %, 95 % or is used up; every server
+        # this controller starts shares the list.
+        self.quota_listeners: list[Listener] = []
+        self.server = self._new_server(self.settings)
+
+    def _new_server(self, settings: Settings) -> ProxyServer:
+        server = self._server_factory(settings)
+        server.quota_listeners = self.quota_listeners
+        return server
 
     # -- what the menu shows ---------------------------------------------------------
     def state(self) -> TrayState:
@@ -67,6 +76,7 @@ class TrayController:
         cli_found: bool | None = None
         auth_mode = AUTH_MODE_SUBSCRIPTION
         billing = None
+        quota = server.quota
         if server.app is not None and server.state is ServerState.RUNNING:
             status = server.app[status_key]
             auth_mode = status.auth_mode
@@ -87,6 +97,8 @@ class TrayController:
             network_urls=self.network_urls(),
             start_at_login=self._autostart.is_enabled(),
             browser_origins=self.settings.cors_origins,
+            quota_words=quota.status_words() if quota is not None else None,
+            quota_used=quota.fullest_fraction() if quota is not None else 0.0,
         )
 
     # -- server ----------------------------------------------------------------------
@@ -104,7 +116,7 @@ class TrayController:
     def _restart_with(self, settings: Settings) -> str:
         self.server.stop()
         self.settings = settings
-        self.server = self._server_factory(settings)
+        self.server = self._new_server(settings)
         return self.start()
 
     def _apply_if_it_takes(self, changes: dict[str, object]) -> str | None:
@@ -219,6 +231,10 @@ class TrayController:
             return "No API key is set."
         self._copy(self.settings.api_key)
         return "API key copied"
+
+    def dashboard_url(self) -> str:
+        """For the browser: with a key set, a one-time ticket in the fragment hands it over."""
+        return self.server.dashboard_url()
 
     def copy_client_setup(self, recipe_id: str) -> str:
         chosen = recipe(recipe_id)

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import webbrowser
 from pathlib import Path
 from typing import IO
 
@@ -65,6 +66,17 @@ def open_path(path: str) -> bool:
         return process.wait(timeout=OPENER_VERDICT_S) == 0
     except subprocess.TimeoutExpired:
         return True  # still running: it is showing the folder
+
+
+def open_url(url: str) -> bool:
+    """Open ``url`` in the default browser; False when nothing could."""
+    if open_path(url):  # the desktop's own opener knows the user's default browser
+        return True
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return False  # no screen: webbrowser would only find a text browser, with no terminal
+    return webbrowser.open(url)
 
 
 class SingleInstance:

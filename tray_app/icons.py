@@ -1,8 +1,9 @@
 """Tray icons drawn from code, one per phase, legible at 16-32 px on light and dark panels.
 
 A dark rounded tile with a white outline reads on both panel colours; the phase
-is the colour of the dot in its corner: green running, amber starting, grey
-stopped, red on error or when something needs the user's attention.
+is the colour of the dot in its corner: green running, amber starting or with
+a subscription window 80 % used, grey stopped, red on error or when something
+needs the user's attention.
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ PHASE_COLOURS = {
 TILE = (40, 36, 52)
 OUTLINE = (255, 255, 255)
 ATTENTION = PHASE_COLOURS[Phase.ERROR]
+WARNING = PHASE_COLOURS[Phase.STARTING]
 
 
-def icon_image(phase: Phase, *, attention: bool = False, size: int = 64) -> Image.Image:
-    """The icon for ``phase``; ``attention`` turns the dot red (login needed, billing warning)."""
+def icon_image(
+    phase: Phase, *, attention: bool = False, warning: bool = False, size: int = 64
+) -> Image.Image:
+    """The icon for ``phase``; ``attention`` turns the dot red (login needed, billing warning,
+    a limit used up), ``warning`` amber (a subscription window 80 % used)."""
     image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     unit = size / 64
@@ -50,7 +55,7 @@ def icon_image(phase: Phase, *, attention: bool = False, size: int = 64) -> Imag
         width=stroke,
         joint="curve",
     )
-    dot = ATTENTION if attention else PHASE_COLOURS[phase]
+    dot = ATTENTION if attention else WARNING if warning else PHASE_COLOURS[phase]
     corner = 34 if size <= 24 else 40  # a bigger dot where pixels are few
     draw.ellipse(
         (corner * unit, corner * unit, 62 * unit, 62 * unit),

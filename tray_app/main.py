@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return headless.main(_headless_argv(args))
     from tray_app.autostart import for_this_platform
     from tray_app.controller import TrayController
-    from tray_app.desktop import copy_to_clipboard, open_login_terminal, open_path
+    from tray_app.desktop import copy_to_clipboard, open_login_terminal, open_path, open_url
     from tray_app.prompts import ask
     from tray_app.secrets import KeyStore
 
@@ -100,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         open_path=open_path,
         log_dir=str(user_log_dir()),
         open_login_terminal=open_login_terminal,
+        open_url=open_url,
     )
     log.info("claude-sdk-proxy %s tray starting", __version__)
     hint = app.missing_menu_hint()

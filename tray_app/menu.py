@@ -37,6 +37,7 @@ def build_menu(state: TrayState) -> tuple[Item, ...]:
     )
     return (
         Item(state.status_line(), enabled=False),
+        *((Item(state.quota_words, enabled=False),) if state.quota_words else ()),
         SEPARATOR,
         Item("Start", "start", enabled=state.phase in (Phase.STOPPED, Phase.ERROR)),
         Item("Stop", "stop", enabled=running),
@@ -56,6 +57,7 @@ def build_menu(state: TrayState) -> tuple[Item, ...]:
             ),
         ),
         Item("Test connection", "test_connection", enabled=running),
+        Item("Open dashboard", "open_dashboard", enabled=running),
         SEPARATOR,
         Item("Port…", "change_port", enabled=not busy),
         Item("API key", children=key_items),

@@ -11,6 +11,8 @@ from enum import Enum
 
 from proxy_core.backend.environment import AUTH_MODE_SUBSCRIPTION
 
+QUOTA_WARNING_AT = 0.8
+
 
 class Phase(Enum):
     STOPPED = "stopped"
@@ -37,6 +39,15 @@ class TrayState:
     start_at_login: bool = False
     # Web-page origins allowed to call the proxy from a browser (CORS).
     browser_origins: tuple[str, ...] = ()
+    # The subscription's windows in a few words ("5 h 42% · resets 14:10 · 7 d 13%").
+    quota_words: str | None = None
+    # The fullest window's used fraction (1.0 when one is used up).
+    quota_used: float = 0.0
+
+    @property
+    def quota_warning(self) -> bool:
+        """A window is nearly used up: the icon turns amber."""
+        return self.quota_used >= QUOTA_WARNING_AT
 
     @property
     def needs_attention(self) -> bool:
@@ -45,6 +56,7 @@ class TrayState:
             or self.logged_in is False
             or self.cli_found is False
             or self.billing_warning is not None
+            or self.quota_used >= 1.0
         )
 
     @property
@@ -66,6 +78,8 @@ class TrayState:
             return "Not logged in to Claude"
         if self.billing_warning:
             return "Billing warning: requests refused as extra usage"
+        if self.quota_used >= 1.0:
+            return "A subscription limit is used up: see the dashboard"
         where = self.base_url
         if self.network_urls:
             where = f"{self.network_urls[0]} (network) and {self.base_url}"

@@ -12,6 +12,7 @@ from typing import Any
 import pystray
 import pytest
 
+from proxy_core.testing.upstream_simulator import UpstreamSimulator
 from tests.tray.test_controller import status_of
 from tray_app.app import TrayApp
 from tray_app.controller import TrayController
@@ -257,3 +258,70 @@ def test_open_path_tells_whether_anything_opened(
     assert open_path(str(tmp_path)) is False
     opener.write_text("#!/bin/sh\nexit 0\n")
     assert open_path(str(tmp_path)) is True
+
+
+def notified(app: TrayApp, matches: Any, timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not any(matches(n) for n in app.icon.notifications):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_the_windows_show_notify_once_and_turn_the_icon_amber(
+    tray: TrayController, tmp_path: Path, sim: UpstreamSimulator
+) -> None:
+    from tray_app.icons import PHASE_COLOURS, icon_image
+
+    sim.set_quota(five_hour=0.85, seven_day=0.13)
+    app = quiet_app(tray, tmp_path)
+    app.dispatch("start", wait=True)
+    app.dispatch("test_connection", wait=True)
+    reset = time.strftime("%H:%M", time.localtime(sim.quota.resets_at("five_hour")))
+    told = f"85% of the 5-hour limit is used; it resets at {reset}."
+    # The CLI reports the windows just after the answer's last event.
+    assert notified(app, lambda n: n == told)
+    app.refresh()
+    assert texts(app.icon.menu)[1] == f"5 h 85% · resets {reset} · 7 d 13%"
+    assert app.icon.title.endswith(f"· 5 h 85% · resets {reset} · 7 d 13%")
+    assert app.icon.icon.tobytes() == icon_image(Phase.RUNNING, warning=True).tobytes()
+    assert PHASE_COLOURS[Phase.STARTING] in {c[1][:3] for c in app.icon.icon.getcolors(65536)}
+
+    app.dispatch("test_connection", wait=True)  # the same level again: no second notification
+    assert app.icon.notifications.count(told) == 1
+    sim.set_quota(five_hour=1.0)
+    app.dispatch("test_connection", wait=True)
+    assert any(
+        n.startswith("The 5-hour limit is used up; it resets at") for n in app.icon.notifications
+    )
+    app.refresh()
+    assert texts(app.icon.menu)[0] == "A subscription limit is used up: see the dashboard"
+
+
+def test_open_dashboard_hands_the_browser_a_ticket_not_the_key(
+    tray: TrayController, tmp_path: Path, clipboard: list[str]
+) -> None:
+    opened: list[str] = []
+    app = quiet_app(tray, tmp_path, open_url=lambda url: bool(opened.append(url)) or True)
+    app.dispatch("start", wait=True)
+    app.dispatch("open_dashboard", wait=True)
+    assert opened == [f"{tray.server.base_url}/dashboard"]
+    app.dispatch("generate_api_key", wait=True)
+    key = clipboard[-1]
+    app.dispatch("open_dashboard", wait=True)
+    assert opened[-1].startswith(f"{tray.server.base_url}/dashboard#ticket=")
+    assert key not in opened[-1]
+
+
+def test_open_dashboard_without_a_browser_copies_its_address(
+    tray: TrayController, tmp_path: Path, clipboard: list[str]
+) -> None:
+    app = quiet_app(tray, tmp_path, open_url=lambda url: False)
+    app.dispatch("start", wait=True)
+    app.dispatch("open_dashboard", wait=True)
+    address = f"{tray.server.base_url}/dashboard"
+    assert clipboard[-1] == address
+    assert app.icon.notifications[-1] == (
+        f"No browser could be opened; the dashboard is at {address} (copied)."
+    )

@@ -151,3 +151,33 @@ def test_the_committed_assets_match_the_drawing_code(tmp_path: Path) -> None:
         # Pixels, not bytes: another zlib may compress the same picture differently.
         with Image.open(png) as fresh, Image.open(committed / png.name) as kept:
             assert fresh.tobytes() == kept.tobytes(), "regenerate: python -m tray_app.icons"
+
+
+def colours_of(image: Image.Image) -> set[tuple[int, ...]]:
+    return {pixel[:3] for pixel in pixels(image) if pixel[3] == 255}
+
+
+def test_the_windows_show_under_the_status_line() -> None:
+    words = "5 h 42% · resets 14:10 · 7 d 13%"
+    menu = build_menu(replace(RUNNING, quota_words=words, quota_used=0.42))
+    assert menu[0].text == f"Running on {URL}"
+    assert menu[1].text == words and menu[1].enabled is False and menu[1].action is None
+    assert build_menu(RUNNING)[1] is SEPARATOR, "no line before the upstream has reported"
+
+
+def test_a_window_nearly_used_up_turns_the_icon_amber_and_a_used_up_one_red() -> None:
+    nearly = replace(RUNNING, quota_used=0.8)
+    assert nearly.quota_warning and not nearly.needs_attention
+    amber = icon_image(Phase.RUNNING, attention=False, warning=True, size=22)
+    assert PHASE_COLOURS[Phase.STARTING] in colours_of(amber)
+    assert PHASE_COLOURS[Phase.RUNNING] not in colours_of(amber)
+    used_up = replace(RUNNING, quota_used=1.0)
+    assert used_up.needs_attention
+    assert used_up.status_line() == "A subscription limit is used up: see the dashboard"
+    assert not replace(RUNNING, quota_used=0.79).quota_warning
+
+
+def test_the_dashboard_is_one_click_away_while_running() -> None:
+    assert by_text(build_menu(RUNNING), "Open dashboard").action == "open_dashboard"
+    stopped = build_menu(replace(RUNNING, phase=Phase.STOPPED))
+    assert not by_text(stopped, "Open dashboard").enabled
