@@ -9,11 +9,14 @@ PATH, as the default build ships no CLI) -> upstream simulator.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +150,11 @@ def test_the_app_reports_its_version_and_ships_no_cli(frozen_app: FrozenApp) -> 
     assert not [path for path in shipped if "claude_agent_sdk/_bundled" in path]
 
 
+def served_count(base_url: str) -> int:
+    with urllib.request.urlopen(base_url + "/usage", timeout=10) as response:
+        return int(json.loads(response.read())["last_24h"]["requests"])
+
+
 def test_headless_app_answers_through_the_users_claude(
     frozen_app: FrozenApp,
     user_env: dict[str, str],
@@ -198,10 +206,19 @@ def test_headless_app_answers_through_the_users_claude(
     ]
     assert len(sim.message_calls()) == 2
 
+    # The dashboard's files are in the build, and the ledger counted both requests.
+    with urllib.request.urlopen(base_url + "/dashboard/dashboard.js", timeout=10) as response:
+        assert b"/usage/requests" in response.read()
+    deadline = time.monotonic() + 10
+    while served_count(base_url) < 2:
+        assert time.monotonic() < deadline, "the ledger did not record the requests"
+        time.sleep(0.05)
+
     process.send_signal(signal.SIGINT)
     assert process.wait(15) == 0
     # Its state went to the user's data folder, nothing next to the executable.
-    assert (Path(user_env["XDG_DATA_HOME"]) / "claude-sdk-proxy" / "cli-workdir").is_dir()
+    data = Path(user_env["XDG_DATA_HOME"]) / "claude-sdk-proxy"
+    assert (data / "cli-workdir").is_dir() and (data / "usage.db").is_file()
     assert files_under(frozen_app.folder) == app_files
 
 
