@@ -8,9 +8,11 @@ import contextlib
 import itertools
 import json
 import os
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,6 +24,7 @@ from proxy_core.backend.claude_sdk import ClaudeSDKBackend
 from proxy_core.backend.environment import drop_parent_session_variables
 from proxy_core.backend.history import history_frames
 from proxy_core.backend.options import spawn_key
+from proxy_core.testing.subscription_login import write_login
 from proxy_core.testing.upstream_simulator import (
     RecordedRequest,
     SimulatorThread,
@@ -98,7 +101,11 @@ def start_bench_simulator() -> SimulatorThread:
     sim.simulator = BenchSimulator()
     sim.start()
     os.environ["ANTHROPIC_BASE_URL"] = sim.base_url
-    os.environ["ANTHROPIC_API_KEY"] = "sk-ant-bench-dummy"
+    # A subscription login, as most users run (the CLI then sends its OAuth bearer token).
+    config_dir = Path(tempfile.mkdtemp(prefix="bench-claude-config-"))
+    write_login(config_dir)
+    os.environ["CLAUDE_CONFIG_DIR"] = str(config_dir)
+    os.environ.pop("ANTHROPIC_API_KEY", None)
     return sim
 
 

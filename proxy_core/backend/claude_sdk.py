@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
@@ -35,6 +36,8 @@ from proxy_core.errors import BackendTimeoutError, SessionEndedError
 from proxy_core.events import MessageBuilder
 from proxy_core.usage.quota import QuotaBoard
 
+# Spawn keys whose last request the backend remembers (how it began: new or continued).
+SHAPES_REMEMBERED = 64
 # Stops after which the CLI would call the model again by itself: end the process at once.
 FOLLOW_UP_STOPS = frozenset({"max_tokens", "refusal", "model_context_window_exceeded"})
 SHUTDOWN_WAIT_S = 5.0
@@ -58,6 +61,10 @@ class ClaudeSDKBackend:
         # The CLIs that read these files are gone (reaped just now): start with none.
         shutil.rmtree(system_prompt_folder(settings), ignore_errors=True)
         self._requests_running = 0
+        # Per spawn key, whether its last request began a new conversation: a client sending
+        # new conversations in a row (a tool, an agent framework's side calls) gets its next
+        # spare started at once; one continuing conversations gets it once turns pause.
+        self._new_in_a_row: OrderedDict[str, bool] = OrderedDict()
         self.pool = WarmPool(
             settings.warm_pool,
             self._new_session,
@@ -91,7 +98,7 @@ class ClaudeSDKBackend:
         return session
 
     async def stream(self, request: BackendRequest) -> AsyncIterator[StreamEventData]:
-        self._requests_running += 1  # spares start only when none runs (see warm_pool)
+        self._requests_running += 1  # the quiet rule waits for none to run (see warm_pool)
         try:
             # Closed here and now when the client leaves, so the turn's cleanup runs at once.
             async with contextlib.aclosing(self._serve(request)) as events:
@@ -107,6 +114,7 @@ class ClaudeSDKBackend:
             return
         fixed = spawn_key(request)
         parked = self.conversations.claim(conversation_key(fixed, request.messages[:-1]))
+        in_a_row = self._note_shape(fixed, new=parked is None)
         if parked is not None:
             try:
                 async for event in self._turn(parked, request, fixed, request.messages[-1:]):
@@ -115,8 +123,9 @@ class ClaudeSDKBackend:
             except SessionEndedError:
                 pass  # the kept CLI went away before answering: rebuild the conversation
         try:
-            spare = self.pool.take(fixed)
+            spare = await self.pool.take(fixed)
             if spare is not None:
+                self._refill_early(request, fixed, in_a_row)
                 try:
                     async for event in self._turn(spare, request, fixed, request.messages):
                         yield event
@@ -124,11 +133,29 @@ class ClaudeSDKBackend:
                 except SessionEndedError:
                     pass  # the spare died unused: start one the usual way
             session = await self._new_session(self.options_for(request))
+            self._refill_early(request, fixed, in_a_row)
             async for event in self._turn(session, request, fixed, request.messages):
                 yield event
         finally:
-            # After the turn, not before: a spare starting beside a cold start slows it down.
+            # Otherwise after the turn: a spare starting beside a turn slows it (bench/pacing).
             self.pool.refill(fixed, lambda: self.options_for(request))
+
+    def _note_shape(self, fixed: str, *, new: bool) -> bool:
+        """Remember how this key's request began; True when it and the one before were new."""
+        in_a_row = new and self._new_in_a_row.get(fixed, False)
+        self._new_in_a_row[fixed] = new
+        self._new_in_a_row.move_to_end(fixed)
+        while len(self._new_in_a_row) > SHAPES_REMEMBERED:
+            self._new_in_a_row.popitem(last=False)
+        return in_a_row
+
+    def _refill_early(self, request: BackendRequest, fixed: str, in_a_row: bool) -> None:
+        """New conversations in a row come fast (an agent framework sends them 0.3 s apart):
+        the next one's spare starts now, while this turn waits for the model, and is taken
+        all the same if it is still starting. One, not two: a second spare starting beside a
+        turn slowed that turn more than it saved (bench/pacing.py)."""
+        if in_a_row:
+            self.pool.refill(fixed, lambda: self.options_for(request), at_once=True)
 
     async def _turn(
         self,

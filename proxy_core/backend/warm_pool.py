@@ -13,8 +13,11 @@ expire after ``ttl_s`` (their environment context, the date among it, was read a
 and none is started when the machine is short of memory or a start just failed.
 
 A start costs about 0.4 CPU-seconds. Begun while a turn runs, it slows that turn (a
-client's quick follow-up, an agent's next tool round) on a small machine, so spares
-are started only once no turn has run for ``quiet_s``.
+client's quick follow-up, an agent's next tool round: 38 -> 68 ms in bench/pacing.py), so
+spares are started once no turn has run for ``quiet_s``. A client that sends new
+conversations in a row, fast (agent frameworks send them 0.3 s apart), would then always
+arrive before its spare is up: for it the backend asks ``at_once``, and a request that finds
+its spare still starting takes it and waits for the rest of the start.
 """
 
 from __future__ import annotations
@@ -51,14 +54,14 @@ class WarmPool:
         *,
         ttl_s: float,
         quiet: Callable[[], bool] = lambda: True,
-        quiet_s: float = QUIET_S,
+        quiet_s: float | None = None,
         available_memory: Callable[[], int] = lambda: psutil.virtual_memory().available,
     ) -> None:
         self._size = size
         self._spawn = spawn
         self._ttl_s = ttl_s
         self._quiet = quiet
-        self._quiet_s = quiet_s
+        self._quiet_s = QUIET_S if quiet_s is None else quiet_s
         self._available_memory = available_memory
         # Keys wanting a spare, with how to make its options, until the machine is quiet.
         self._wanted: OrderedDict[str, Callable[[], ClaudeAgentOptions]] = OrderedDict()
@@ -72,20 +75,39 @@ class WarmPool:
         """Spares ready to take (not those still starting)."""
         return sum(spare.ready is not None for spare in self._spares.values())
 
-    def take(self, key: str) -> CLISession | None:
-        """The key's ready spare, now the caller's alone; None when there is none."""
-        spare = self._spares.get(key)
-        if spare is None or spare.ready is None:
-            return None
-        del self._spares[key]
-        spare.disarm()
-        session = spare.ready
-        return None if session.closing else session
+    async def take(self, key: str) -> CLISession | None:
+        """The key's spare, now the caller's alone; None when there is none.
 
-    def refill(self, key: str, options: Callable[[], ClaudeAgentOptions]) -> None:
-        """Start a spare for ``key`` once no turn runs, unless it has one or may not."""
+        A spare still starting is taken too, and waited for: it is further along than a CLI
+        started now would be. None when that start fails (the caller's own start will say why).
+        """
+        spare = self._spares.pop(key, None)
+        if spare is None:
+            return None
+        spare.disarm()
+        if spare.ready is None and spare.starting is not None:
+            spare.claimed = True
+            try:
+                await asyncio.shield(spare.starting)
+            except asyncio.CancelledError:
+                spare.end()  # the caller left while it started: no one else will use it
+                raise
+            except Exception:  # _start reports its own failures
+                return None
+        session = spare.ready
+        return None if session is None or session.closing else session
+
+    def refill(
+        self, key: str, options: Callable[[], ClaudeAgentOptions], *, at_once: bool = False
+    ) -> None:
+        """Start a spare for ``key`` once no turn runs (``at_once``: now), unless it has one
+        or may not."""
         if self._size <= 0 or self._closed:
             return  # closed: a request wound down by the shutdown must not start a CLI
+        if at_once:
+            self._wanted.pop(key, None)
+            self._start_spare(key, options)
+            return
         self._wanted[key] = options
         self._wanted.move_to_end(key)
         self._wait_for_quiet()
@@ -128,6 +150,9 @@ class WarmPool:
             log.warning("Warm pool: a spare CLI did not start: %s", error)
             self._failed_at = time.monotonic()
             self._drop(key, spare)
+            return
+        if spare.claimed:
+            spare.ready = session  # a request is waiting for exactly this one
             return
         if self._spares.get(key) is not spare:  # evicted or closed while starting
             session.abort()
@@ -174,6 +199,8 @@ class _Spare:
         self.starting: asyncio.Task[None] | None = None
         self.ready: CLISession | None = None
         self.expiry: asyncio.TimerHandle | None = None
+        # Taken while starting: its request waits for it, so it never goes back to the pool.
+        self.claimed = False
 
     def disarm(self) -> None:
         if self.expiry is not None:

@@ -53,14 +53,14 @@ def pool_of(size: int, spawn: Spawner, **options: Any) -> WarmPool:
 async def test_a_spare_is_taken_once_and_only_by_its_key() -> None:
     spawn = Spawner()
     pool = pool_of(2, spawn)
-    assert pool.take("a") is None
+    assert await pool.take("a") is None
     pool.refill("a", lambda: "options-a")
     await settled()
     assert len(pool) == 1
-    assert pool.take("b") is None, "another spawn key never gets it"
-    taken = pool.take("a")
+    assert await pool.take("b") is None, "another spawn key never gets it"
+    taken = await pool.take("a")
     assert taken is spawn.started[0] and taken.options == "options-a"
-    assert pool.take("a") is None, "a spare serves one conversation"
+    assert await pool.take("a") is None, "a spare serves one conversation"
     await pool.aclose()
 
 
@@ -85,7 +85,7 @@ async def test_the_pool_is_bounded_and_evicts_the_key_used_least_recently() -> N
     await settled()
     first_a, first_b, first_c = spawn.started
     assert first_b.aborted and not first_a.aborted
-    assert pool.take("c") is first_c and pool.take("a") is first_a
+    assert await pool.take("c") is first_c and await pool.take("a") is first_a
     await pool.aclose()
 
 
@@ -97,7 +97,7 @@ async def test_starting_spares_are_not_evicted() -> None:
     pool.refill("b", lambda: None)  # full, and "a" is about to be ready: nothing to evict
     spawn.gate.set()
     await settled()
-    assert len(spawn.started) == 1 and pool.take("a") is spawn.started[0]
+    assert len(spawn.started) == 1 and await pool.take("a") is spawn.started[0]
     await pool.aclose()
 
 
@@ -134,7 +134,8 @@ async def test_an_unused_spare_expires() -> None:
     pool.refill("a", lambda: None)
     await settled()
     await asyncio.sleep(0.05)
-    assert spawn.started[0].aborted and pool.take("a") is None and len(pool) == 0
+    assert spawn.started[0].aborted and await pool.take("a") is None
+    assert len(pool) == 0
 
 
 async def test_a_spare_that_died_is_not_handed_out() -> None:
@@ -143,7 +144,7 @@ async def test_a_spare_that_died_is_not_handed_out() -> None:
     pool.refill("a", lambda: None)
     await settled()
     spawn.started[0].closing = True
-    assert pool.take("a") is None
+    assert await pool.take("a") is None
     await pool.aclose()
 
 
@@ -177,4 +178,65 @@ async def test_spares_wait_until_no_request_has_run_for_a_while() -> None:
     assert spawn.started == []
     await asyncio.sleep(0.05)
     assert len(spawn.started) == 2, "both wanted keys get their spare once it is quiet"
+    await pool.aclose()
+
+
+async def test_a_spare_still_starting_is_taken_and_waited_for() -> None:
+    spawn = Spawner()
+    spawn.gate.clear()
+    pool = pool_of(2, spawn)
+    pool.refill("a", lambda: "options-a")
+    await settled()
+    taking = asyncio.ensure_future(pool.take("a"))
+    await settled()
+    assert not taking.done(), "it waits for the rest of the start"
+    spawn.gate.set()
+    taken = await taking
+    assert taken is spawn.started[0] and not taken.aborted
+    assert len(spawn.started) == 1, "no second CLI for the same request"
+    assert await pool.take("a") is None, "taken while starting: it never returns to the pool"
+    await pool.aclose()
+    assert not taken.aborted, "closing the pool leaves a taken spare to its request"
+
+
+async def test_a_taker_that_leaves_while_the_spare_starts_ends_it() -> None:
+    spawn = Spawner()
+    spawn.gate.clear()
+    pool = pool_of(2, spawn)
+    pool.refill("a", lambda: None)
+    await settled()
+    taking = asyncio.ensure_future(pool.take("a"))
+    await settled()
+    taking.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await taking
+    spawn.gate.set()
+    await settled()
+    assert spawn.started == [] or all(s.aborted for s in spawn.started)
+    await pool.aclose()
+
+
+async def test_a_spare_whose_start_fails_while_taken_gives_none() -> None:
+    spawn = Spawner()
+    spawn.gate.clear()
+    spawn.fail = True
+    pool = pool_of(2, spawn)
+    pool.refill("a", lambda: None)
+    await settled()
+    taking = asyncio.ensure_future(pool.take("a"))
+    await settled()
+    spawn.gate.set()
+    assert await taking is None, "the request then starts its own and reports why it fails"
+    await pool.aclose()
+
+
+async def test_at_once_skips_the_quiet_period_for_clients_in_a_hurry() -> None:
+    spawn = Spawner()
+    pool = pool_of(2, spawn, quiet=lambda: False, quiet_s=0.01)
+    pool.refill("a", lambda: None)
+    await asyncio.sleep(0.05)
+    assert spawn.started == [], "a turn is running: the quiet rule waits"
+    pool.refill("b", lambda: None, at_once=True)
+    await settled()
+    assert len(spawn.started) == 1 and await pool.take("b") is spawn.started[0]
     await pool.aclose()
