@@ -73,6 +73,10 @@ class Backend(Protocol):
         """Forget a kept conversation; False when there is none with that id."""
         ...
 
+    async def preload(self) -> None:
+        """Load what the first request would otherwise wait for (nothing, if it is loaded)."""
+        ...
+
     async def aclose(self) -> None:
         """End every running request and release what the backend holds."""
         ...

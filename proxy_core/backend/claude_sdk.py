@@ -239,6 +239,9 @@ class ClaudeSDKBackend:
             session.abort()
             await session.wait_closed(SHUTDOWN_WAIT_S)
 
+    async def preload(self) -> None:
+        """Loaded already: constructing this backend imported the SDK."""
+
     def list_sessions(self) -> list[dict[str, Any]]:
         return self.conversations.describe()
 

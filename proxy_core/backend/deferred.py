@@ -1,10 +1,12 @@
-"""The Claude Code backend, loaded by the first request that needs it.
+"""The Claude Code backend, loaded in the background right after start, or by the first
+request when ``preload_sdk`` is off.
 
 Importing claude-agent-sdk, and the MCP library it builds on, costs about 55 MB of
-memory and most of a second. A tray app started at login may serve nothing for hours,
-so it pays that only once used; the import runs in a thread, so the server keeps
-answering (``/health`` among others) meanwhile. CLIs a crashed earlier run left behind
-are still ended at start.
+memory and most of a second. Loaded at start (the default), the first request does not
+wait for it; a tray app started at login that should stay small while it serves nothing
+turns ``preload_sdk`` off and pays it once used. The import runs in a thread either way,
+so the server keeps answering (``/health`` among others) meanwhile. CLIs a crashed
+earlier run left behind are still ended at start.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ class DeferredBackend:
         async with contextlib.aclosing(backend.stream(request)) as events:  # type: ignore[type-var]
             async for event in events:
                 yield event
+
+    async def preload(self) -> None:
+        if not self._closed:
+            await self._load()
 
     def list_sessions(self) -> list[dict[str, Any]]:
         return self.loaded.list_sessions() if self.loaded else []

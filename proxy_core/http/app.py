@@ -81,6 +81,8 @@ def create_app(
     app.on_response_prepare.append(add_request_id_headers)
     app.on_response_prepare.append(add_cors_headers)
     app.on_startup.append(_check_cli_in_background)
+    if settings.preload_sdk:
+        app.on_startup.append(_preload_backend)
     app.on_shutdown.append(_finish_in_flight)
     app.on_cleanup.append(_close_backend)
     app.on_cleanup.append(_close_usage)
@@ -96,6 +98,17 @@ async def _check_cli_in_background(app: web.Application) -> None:
 
 
 _startup_check_key = web.AppKey("startup_check", asyncio.Task[None])
+_preload_key = web.AppKey("preload", asyncio.Task[None])
+
+
+async def _preload_backend(app: web.Application) -> None:
+    async def preload() -> None:
+        try:
+            await app[backend_key].preload()
+        except Exception:  # the first request loads it again and reports what fails
+            log.exception("Could not load the backend in the background")
+
+    app[_preload_key] = asyncio.get_running_loop().create_task(preload())
 
 
 async def _finish_in_flight(app: web.Application) -> None:
@@ -113,12 +126,13 @@ async def _finish_in_flight(app: web.Application) -> None:
 
 
 async def _close_backend(app: web.Application) -> None:
-    task = app.get(_startup_check_key)
-    if task is not None:
-        task.cancel()
-        # Wait for it: its `claude auth status` child must be reaped before the loop closes.
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    for key in (_startup_check_key, _preload_key):
+        task = app.get(key)
+        if task is not None:
+            task.cancel()
+            # Wait for it: a `claude auth status` child must be reaped before the loop closes.
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     await app[backend_key].aclose()
 
 

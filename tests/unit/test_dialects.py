@@ -23,6 +23,9 @@ class NoBackend:
     def list_sessions(self) -> list[dict[str, Any]]:
         return []
 
+    async def preload(self) -> None:
+        pass
+
     def cli_counts(self) -> dict[str, int]:
         return {"kept": 0, "spares": 0}
 
