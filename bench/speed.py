@@ -90,16 +90,17 @@ async def run(args: argparse.Namespace, sim: SimulatorThread, root: Path) -> Res
     finally:
         left += cold.stop() + warm.stop()
     progress("tray app, idle")
-    tray = await tray_idle(root, idle_s=2.0)
+    tray = await tray_idle(root, idle_s=2.0, preload_sdk=False)
+    tray_preloaded = await tray_idle(root, idle_s=2.0)
     _, alive = psutil.wait_procs(psutil.Process().children(recursive=True), timeout=3)
     for process in live(alive):
         with contextlib.suppress(psutil.Error):
             process.kill()
-    left += live(alive) + tray.left
+    left += live(alive) + tray.left + tray_preloaded.left
     counted = {process.pid for process in left}
     left += [process for process in strays(root) if process.pid not in counted]
     calls = len(sim.simulator.message_calls())
-    return Results(timings, reused, loads, memory, tray, left, calls)
+    return Results(timings, reused, loads, memory, tray, tray_preloaded, left, calls)
 
 
 def main() -> int:

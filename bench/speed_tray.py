@@ -110,8 +110,9 @@ def gui_toolkit(process: psutil.Process) -> str:
     return "GTK" if any("libgtk-3" in path for path in maps) else "Xlib"
 
 
-async def tray_idle(root: Path, idle_s: float) -> TrayResult:
-    """`python -m tray_app` with its defaults on a (virtual) screen: its own RSS once idle."""
+async def tray_idle(root: Path, idle_s: float, *, preload_sdk: bool = True) -> TrayResult:
+    """`python -m tray_app` on a (virtual) screen, with its defaults or with the SDK left
+    unloaded until a first request (``preload_sdk``): its own RSS once idle."""
     with contextlib.ExitStack() as helpers:
         screen = desktop(helpers)
         if screen is None:
@@ -122,11 +123,12 @@ async def tray_idle(root: Path, idle_s: float) -> TrayResult:
             **private_dirs(root / "tray"),
             **screen,
             "CLAUDE_PROXY_PORT": str(port),
+            "CLAUDE_PROXY_PRELOAD_SDK": "1" if preload_sdk else "0",
             # Never touch the user's keyring; the module is imported all the same.
             "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
             "NO_AT_BRIDGE": "1",
         }
-        log_path = root / "tray" / "output.log"
+        log_path = root / "tray" / f"output-{int(preload_sdk)}.log"
         popen = launch([sys.executable, "-m", "tray_app"], env, log_path)
         try:
             process = psutil.Process(popen.pid)
