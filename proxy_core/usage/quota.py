@@ -107,23 +107,11 @@ def windows_from_report(raw: Mapping[str, Any], at: float) -> list[Window]:
     if isinstance(unified, Mapping):
         for name, figures in unified.items():
             if isinstance(name, str) and isinstance(figures, Mapping):
-                found[name] = Window(
-                    name=name,
-                    utilization=_fraction(figures.get("utilization")),
-                    resets_at=_whole(figures.get("resetsAt")),
-                    status=_status(figures.get("status"), figures.get("utilization")),
-                    updated_at=at,
-                )
+                found[name] = _window(name, figures, at)
     headline = raw.get("rateLimitType")
     if isinstance(headline, str) and headline not in found:
         # An older report names only the window that binds: keep what it says of that one.
-        found[headline] = Window(
-            name=headline,
-            utilization=_fraction(raw.get("utilization")),
-            resets_at=_whole(raw.get("resetsAt")),
-            status=_status(raw.get("status"), raw.get("utilization")),
-            updated_at=at,
-        )
+        found[headline] = _window(headline, raw, at)
     elif isinstance(headline, str) and raw.get("status") == "rejected":
         found[headline] = replace(found[headline], status="rejected")
     overage = raw.get("overageStatus")
@@ -136,6 +124,17 @@ def windows_from_report(raw: Mapping[str, Any], at: float) -> list[Window]:
             updated_at=at,
         )
     return list(found.values())
+
+
+def _window(name: str, figures: Mapping[str, Any], at: float) -> Window:
+    """A window from its figures: ``utilization``, ``resetsAt`` and ``status``, as sent."""
+    return Window(
+        name=name,
+        utilization=_fraction(figures.get("utilization")),
+        resets_at=_whole(figures.get("resetsAt")),
+        status=_status(figures.get("status"), figures.get("utilization")),
+        updated_at=at,
+    )
 
 
 def _fraction(value: Any) -> float | None:
