@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from proxy_core.anthropic_api.routes import ONE_OFF_HEADER
 from proxy_core.backend.environment import AUTH_MODE_SUBSCRIPTION
 from proxy_core.client_setup import recipe
 from proxy_core.config import ConfigError, Settings
@@ -269,7 +270,12 @@ class TrayController:
         request = urllib.request.Request(
             self.server.base_url + "/v1/messages",
             data=body,
-            headers={"content-type": "application/json", "x-api-key": self.settings.api_key or ""},
+            headers={
+                "content-type": "application/json",
+                "x-api-key": self.settings.api_key or "",
+                # Nobody continues a probe: its CLI ends with it, and no spare starts for it.
+                ONE_OFF_HEADER: "1",
+            },
         )
         started = time.monotonic()
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,9 @@ from proxy_core.http.responding import read_json, respond
 from proxy_core.http.served import served_as
 from proxy_core.openai_api import routes as openai_routes
 
+# Sent by the tray's Test connection: a probe must not leave a kept CLI and a spare behind.
+ONE_OFF_HEADER = "x-claude-proxy-one-off"
+
 
 @served_as("anthropic")
 async def create_message(request: web.Request) -> web.StreamResponse:
@@ -30,7 +34,10 @@ async def create_message(request: web.Request) -> web.StreamResponse:
     )
     model = display_model(call.backend_request.model)
     view = SSEView(early_model=model) if call.stream else None
-    return await respond(request, call.backend_request, stream_view=view, render=lambda m: m)
+    backend_request = call.backend_request
+    if request.headers.get(ONE_OFF_HEADER) == "1":
+        backend_request = replace(backend_request, keep=False)
+    return await respond(request, backend_request, stream_view=view, render=lambda m: m)
 
 
 async def count_tokens(request: web.Request) -> web.Response:

@@ -54,6 +54,9 @@ class BackendRequest:
     effort: str | None = None
     # Run Claude Code's own tools in the agent workspace (opt-in; never with caller tools).
     agent: bool = False
+    # False for a one-off that nobody continues (the tray's Test connection): its CLI ends
+    # with the answer, and no spare is started or taken for it.
+    keep: bool = True
 
 
 class Backend(Protocol):

@@ -113,6 +113,11 @@ class ClaudeSDKBackend:
                 yield event
             return
         fixed = spawn_key(request)
+        if not request.keep:
+            session = await self._new_session(self.options_for(request))
+            async for event in self._turn(session, request, fixed, request.messages):
+                yield event
+            return
         parked = self.conversations.claim(conversation_key(fixed, request.messages[:-1]))
         in_a_row = self._note_shape(fixed, new=parked is None)
         if parked is not None:
@@ -200,15 +205,19 @@ class ClaudeSDKBackend:
                 turn.decide(True)
             else:
                 turn.decide(False)
-                session.abort()
+                if not finished or request.keep:
+                    session.abort()
+                # else: a one-off that answered ends by itself after its result, which lets
+                # the CLI report the subscription's windows first (they come after the answer).
                 # The request's slot is held until its CLI is gone, so the limit bounds processes.
                 await session.wait_closed(SHUTDOWN_WAIT_S)
+                session.abort()  # should it have outlived the wait
 
     def _parking_key(
         self, request: BackendRequest, fixed: str, reply: MessageBuilder
     ) -> str | None:
         """The key to keep this CLI under, or None when its history may differ from the caller's."""
-        if self._settings.conversations == 0:
+        if self._settings.conversations == 0 or not request.keep:
             return None
         if reply.message.get("stop_reason") in FOLLOW_UP_STOPS:
             return None

@@ -137,3 +137,23 @@ def test_stopping_the_proxy_ends_its_spares(
     proxy.stop()
     _, alive = psutil.wait_procs(spares, timeout=5)
     assert alive == []
+
+
+def test_a_one_off_request_leaves_no_cli_and_takes_no_spare(
+    make_proxy: ProxyFactory, sim: UpstreamSimulator
+) -> None:
+    proxy = make_proxy(warm_pool=2)
+    client = anthropic_client(proxy.base_url)
+    ask(client, "a real conversation")  # its shape now has a spare
+    wait_for_spares(proxy, 1)
+    spare_pids = {process.pid for process in cli_processes()} - parked_pids(proxy)
+
+    one_off = anthropic_client(proxy.base_url, default_headers={"x-claude-proxy-one-off": "1"})
+    assert ask(one_off, "Say OK.").content
+    deadline = time.monotonic() + 5
+    while {p.pid for p in cli_processes()} - parked_pids(proxy) != spare_pids:
+        assert time.monotonic() < deadline, "the one-off's CLI must end with its answer"
+        time.sleep(0.02)
+    time.sleep(0.5)  # past the quiet period: a refill would have started by now
+    assert len(backend_of(proxy).pool) == 1, "the spare is neither taken nor doubled"
+    assert len(backend_of(proxy).list_sessions()) == 1, "only the real conversation is kept"

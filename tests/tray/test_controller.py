@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from proxy_core.config import Settings
 from proxy_core.server import network_addresses
 from proxy_core.testing.upstream_simulator import UpstreamSimulator
+from tests.conftest import cli_processes, wait_for_no_cli
 from tray_app.autostart import LinuxAutostart
 from tray_app.controller import TrayController
 from tray_app.secrets import KeyStore
@@ -41,6 +43,11 @@ def test_start_copy_and_test_connection(
     result = tray.test_connection()
     assert result.startswith("OK: answered in ") and result.endswith(" ms")
     assert len(sim.message_calls()) == 1
+    # A probe holds no CLI afterwards: no kept conversation, no spare (about 360 MB before).
+    assert wait_for_no_cli(2.0) == []
+    time.sleep(0.5)  # past the pool's quiet period: a spare would have started by now
+    assert cli_processes() == [] and tray.server.backend is not None
+    assert tray.server.backend.cli_counts() == {"kept": 0, "spares": 0}
     assert tray.copy_client_setup("claude-code").startswith("Copied the setup for Claude Code")
     assert f"export ANTHROPIC_BASE_URL={tray.server.base_url}\n" in clipboard[-1]
     tray.copy_client_setup("codex")
