@@ -18,6 +18,7 @@ from typing import Any
 import pystray
 
 from proxy_core.backend.cli_status import find_cli
+from proxy_core.backend.environment import AUTH_MODE_SUBSCRIPTION
 from proxy_core.usage.quota import Crossing
 from tray_app.controller import TrayController
 from tray_app.icons import icon_image
@@ -59,7 +60,12 @@ def on_ui_thread(function: Callable[[], None]) -> None:
 
 
 def _image(state: TrayState) -> Any:
-    return icon_image(state.phase, attention=state.needs_attention, warning=state.quota_warning)
+    return icon_image(
+        state.phase,
+        attention=state.needs_attention,
+        warning=state.quota_warning,
+        api_key=state.auth_mode != AUTH_MODE_SUBSCRIPTION,
+    )
 
 
 class TrayApp:

@@ -1,9 +1,12 @@
 """Tray icons drawn from code, one per phase, legible at 16-32 px on light and dark panels.
 
-A dark rounded tile with a white outline reads on both panel colours; the phase
-is the colour of the dot in its corner: green running, amber starting or with
-a subscription window 80 % used, grey stopped, red on error or when something
-needs the user's attention.
+A dark rounded tile with a white outline reads on both panel colours; the state
+is the badge in its corner, told by its shape as well as its colour (for people
+who do not tell red from green, and at 16 px where colours blur): a green dot
+running, an amber ring starting, a grey dot with a bar stopped, a red dot with a
+cross on error, a red dot with "!" when the user must act (log in, install the
+CLI, a billing refusal, a limit used up), an amber triangle when a subscription
+window is 80 % used, a blue square when requests bill an API key.
 """
 
 from __future__ import annotations
@@ -24,13 +27,34 @@ TILE = (40, 36, 52)
 OUTLINE = (255, 255, 255)
 ATTENTION = PHASE_COLOURS[Phase.ERROR]
 WARNING = PHASE_COLOURS[Phase.STARTING]
+API_KEY_BLUE = (40, 110, 220)
+Point = tuple[float, float]
+
+
+def badge_of(
+    phase: Phase, *, attention: bool = False, warning: bool = False, api_key: bool = False
+) -> str:
+    """Which badge a state gets; the first that applies wins."""
+    if phase is not Phase.RUNNING:
+        return phase.value  # "error", "starting", "stopped"
+    if attention:
+        return "attention"
+    if warning:
+        return "warning"
+    return "api_key" if api_key else "running"
 
 
 def icon_image(
-    phase: Phase, *, attention: bool = False, warning: bool = False, size: int = 64
+    phase: Phase,
+    *,
+    attention: bool = False,
+    warning: bool = False,
+    api_key: bool = False,
+    size: int = 64,
 ) -> Image.Image:
-    """The icon for ``phase``; ``attention`` turns the dot red (login needed, billing warning,
-    a limit used up), ``warning`` amber (a subscription window 80 % used)."""
+    """The icon for ``phase``; ``attention``: the user must act (a red "!"), ``warning``: a
+    subscription window 80 % used (an amber triangle), ``api_key``: requests bill an API key
+    (a blue square)."""
     image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     unit = size / 64
@@ -55,15 +79,45 @@ def icon_image(
         width=stroke,
         joint="curve",
     )
-    dot = ATTENTION if attention else WARNING if warning else PHASE_COLOURS[phase]
-    corner = 34 if size <= 24 else 40  # a bigger dot where pixels are few
-    draw.ellipse(
-        (corner * unit, corner * unit, 62 * unit, 62 * unit),
-        fill=dot,
-        outline=TILE,
-        width=max(1, round(3 * unit)),
-    )
+    corner = 34 if size <= 24 else 40  # a bigger badge where pixels are few
+    box = (corner * unit, corner * unit, 62 * unit, 62 * unit)
+    _draw_badge(draw, badge_of(phase, attention=attention, warning=warning, api_key=api_key), box)
     return image
+
+
+def _draw_badge(draw: ImageDraw.ImageDraw, badge: str, box: tuple[float, ...]) -> None:
+    left, top, right, bottom = box
+    edge = max(1, round((right - left) / 8))  # the tile-coloured rim that parts it from the tile
+    mark = max(1, round((right - left) / 7))  # the stroke of a glyph inside it
+    middle_x, middle_y, inset = (left + right) / 2, (top + bottom) / 2, (right - left) * 0.3
+    if badge == "warning":
+        triangle: list[Point] = [(middle_x, top), (right, bottom), (left, bottom)]
+        draw.polygon(triangle, fill=WARNING, outline=TILE, width=edge)
+        return
+    if badge == "api_key":
+        draw.rectangle(box, fill=API_KEY_BLUE, outline=TILE, width=edge)
+        return
+    colour = {
+        "running": PHASE_COLOURS[Phase.RUNNING],
+        "starting": PHASE_COLOURS[Phase.STARTING],
+        "stopped": PHASE_COLOURS[Phase.STOPPED],
+    }.get(badge, ATTENTION)
+    draw.ellipse(box, fill=colour, outline=TILE, width=edge)
+    if badge == "starting":  # a ring: hollow, as something not there yet
+        hole = (right - left) * 0.28
+        draw.ellipse((left + hole, top + hole, right - hole, bottom - hole), fill=TILE)
+    elif badge == "stopped":  # a bar, as a pause
+        draw.line([(left + inset, middle_y), (right - inset, middle_y)], fill=TILE, width=mark)
+    elif badge == "error":  # a cross
+        draw.line([(left + inset, top + inset), (right - inset, bottom - inset)], OUTLINE, mark)
+        draw.line([(left + inset, bottom - inset), (right - inset, top + inset)], OUTLINE, mark)
+    elif badge == "attention":  # an exclamation mark
+        draw.line(
+            [(middle_x, top + inset * 0.8), (middle_x, middle_y + inset * 0.3)], OUTLINE, mark
+        )
+        dot = mark * 0.6
+        low = bottom - inset * 0.8
+        draw.ellipse((middle_x - dot, low - dot, middle_x + dot, low + dot), fill=OUTLINE)
 
 
 def write_assets(directory: Path) -> list[Path]:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from proxy_core.client_setup import RECIPES
-from tray_app.icons import PHASE_COLOURS, icon_image, write_assets
+from tray_app.icons import API_KEY_BLUE, PHASE_COLOURS, TILE, badge_of, icon_image, write_assets
 from tray_app.menu import SEPARATOR, Item, build_menu
 from tray_app.state import Phase, TrayState
 
@@ -181,3 +181,44 @@ def test_the_dashboard_is_one_click_away_while_running() -> None:
     assert by_text(build_menu(RUNNING), "Open dashboard").action == "open_dashboard"
     stopped = build_menu(replace(RUNNING, phase=Phase.STOPPED))
     assert not by_text(stopped, "Open dashboard").enabled
+
+
+BADGE_CASES = {
+    "running": {"phase": Phase.RUNNING},
+    "starting": {"phase": Phase.STARTING},
+    "stopped": {"phase": Phase.STOPPED},
+    "error": {"phase": Phase.ERROR},
+    "attention": {"phase": Phase.RUNNING, "attention": True},
+    "warning": {"phase": Phase.RUNNING, "warning": True},
+    "api_key": {"phase": Phase.RUNNING, "api_key": True},
+}
+
+
+def badge_shape(image: Image.Image) -> tuple[int, ...]:
+    """The badge's corner as light, dark and coloured pixels: its shape, whatever its hue
+    (what a person who cannot tell red from green still sees)."""
+    size = image.width
+    corner = round(size * 34 / 64)
+
+    def kind(x: int, y: int) -> int:
+        red, green, blue, alpha = image.getpixel((x, y))  # type: ignore[misc]
+        if alpha < 128 or (red, green, blue) == TILE:
+            return 0
+        return 1 if min(red, green, blue) > 200 else 2
+
+    return tuple(kind(x, y) for x in range(corner, size) for y in range(corner, size))
+
+
+@pytest.mark.parametrize("size", [16, 22, 32])
+def test_every_state_has_its_own_badge_shape_not_only_its_own_colour(size: int) -> None:
+    shapes = {name: badge_shape(icon_image(size=size, **kw)) for name, kw in BADGE_CASES.items()}
+    assert len(set(shapes.values())) == len(shapes), "two states share a badge shape"
+
+
+def test_the_badges_say_what_matters_most() -> None:
+    assert badge_of(Phase.ERROR, attention=True) == "error"
+    assert badge_of(Phase.RUNNING, attention=True, warning=True) == "attention"
+    assert badge_of(Phase.RUNNING, warning=True, api_key=True) == "warning"
+    assert badge_of(Phase.RUNNING, api_key=True) == "api_key"
+    blue = icon_image(Phase.RUNNING, api_key=True, size=22)
+    assert API_KEY_BLUE in colours_of(blue) and PHASE_COLOURS[Phase.RUNNING] not in colours_of(blue)
