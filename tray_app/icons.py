@@ -36,7 +36,7 @@ def badge_of(
 ) -> str:
     """Which badge a state gets; the first that applies wins."""
     if phase is not Phase.RUNNING:
-        return phase.value  # "error", "starting", "stopped"
+        return str(phase.value)  # "error", "starting", "stopped"
     if attention:
         return "attention"
     if warning:
