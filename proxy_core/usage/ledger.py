@@ -127,6 +127,7 @@ class Ledger:
             target=self._write_forever, name="usage-ledger", daemon=True
         )
         self._writer.start()
+        self._jobs.put(lambda db: None)  # the first job prunes: rows past the retention go now
 
     def _open(self) -> sqlite3.Connection:
         if self.path is not None:
