@@ -154,12 +154,16 @@ def _status(value: Any, utilization: Any) -> str:
     return "rejected" if used is not None and used >= 1.0 else "allowed"
 
 
+def _used(window: Window) -> float:
+    """How full a window is; one the upstream refuses counts as full."""
+    return 1.0 if window.status == "rejected" else (window.utilization or 0.0)
+
+
 def _level(window: Window) -> float:
     """The highest threshold a window has reached (0.0 below all of them)."""
     if window.name == OVERAGE:
         return 0.0  # "rejected" there means extra usage is off, as it is for most plans
-    used = 1.0 if window.status == "rejected" else (window.utilization or 0.0)
-    return max((t for t in THRESHOLDS if used >= t), default=0.0)
+    return max((t for t in THRESHOLDS if _used(window) >= t), default=0.0)
 
 
 Listener = Callable[[Crossing], None]
@@ -206,13 +210,14 @@ class QuotaBoard:
         with self._lock:
             return dict(self._windows)
 
+    def limits(self, now: float) -> list[Window]:
+        """The plan's windows as they stand at ``now`` (extra usage is not one)."""
+        return [w.current(now) for w in self.windows().values() if w.name != OVERAGE]
+
     def rejected(self, now: float | None = None) -> Window | None:
         """A window that refuses requests now, if the upstream said so."""
         now = time.time() if now is None else now
-        for window in self.windows().values():
-            if window.name != OVERAGE and window.current(now).status == "rejected":
-                return window
-        return None
+        return next((w for w in self.limits(now) if w.status == "rejected"), None)
 
     def as_json(self, now: float | None = None) -> dict[str, dict[str, Any]]:
         now = time.time() if now is None else now
@@ -221,7 +226,7 @@ class QuotaBoard:
     def summary(self, now: float | None = None) -> dict[str, Any] | None:
         """For /health: the fullest window, and each window's used fraction."""
         now = time.time() if now is None else now
-        current = [w.current(now) for w in self.windows().values() if w.name != OVERAGE]
+        current = self.limits(now)
         if not current:
             return None
         fullest = max(current, key=lambda w: (w.status == "rejected", w.utilization or 0.0))
@@ -250,8 +255,4 @@ class QuotaBoard:
 
     def fullest_fraction(self, now: float | None = None) -> float:
         now = time.time() if now is None else now
-        current = [w.current(now) for w in self.windows().values() if w.name != OVERAGE]
-        return max(
-            (1.0 if w.status == "rejected" else (w.utilization or 0.0) for w in current),
-            default=0.0,
-        )
+        return max(map(_used, self.limits(now)), default=0.0)
