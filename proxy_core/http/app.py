@@ -80,35 +80,35 @@ def create_app(
     web_routes.add_routes(app)
     app.on_response_prepare.append(add_request_id_headers)
     app.on_response_prepare.append(add_cors_headers)
-    app.on_startup.append(_check_cli_in_background)
-    if settings.preload_sdk:
-        app.on_startup.append(_preload_backend)
+    app.on_startup.append(_start_background_work)
     app.on_shutdown.append(_finish_in_flight)
     app.on_cleanup.append(_close_backend)
     app.on_cleanup.append(_close_usage)
     return app
 
 
-async def _check_cli_in_background(app: web.Application) -> None:
-    async def check() -> None:
-        with contextlib.suppress(Exception):
-            await service_routes.refresh_cli_status(app)
-
-    app[_startup_check_key] = asyncio.get_running_loop().create_task(check())
+_background_key = web.AppKey("background_work", list[asyncio.Task[None]])
 
 
-_startup_check_key = web.AppKey("startup_check", asyncio.Task[None])
-_preload_key = web.AppKey("preload", asyncio.Task[None])
+async def _start_background_work(app: web.Application) -> None:
+    """What the server does right after it listens, without holding up its start."""
+    work = [_check_cli(app)]
+    if app[settings_key].preload_sdk:
+        work.append(_preload_backend(app))
+    loop = asyncio.get_running_loop()
+    app[_background_key] = [loop.create_task(coroutine) for coroutine in work]
+
+
+async def _check_cli(app: web.Application) -> None:
+    with contextlib.suppress(Exception):  # /health reads it again, and says what fails
+        await service_routes.refresh_cli_status(app)
 
 
 async def _preload_backend(app: web.Application) -> None:
-    async def preload() -> None:
-        try:
-            await app[backend_key].preload()
-        except Exception:  # the first request loads it again and reports what fails
-            log.exception("Could not load the backend in the background")
-
-    app[_preload_key] = asyncio.get_running_loop().create_task(preload())
+    try:
+        await app[backend_key].preload()
+    except Exception:  # the first request loads it again and reports what fails
+        log.exception("Could not load the backend in the background")
 
 
 async def _finish_in_flight(app: web.Application) -> None:
@@ -126,13 +126,11 @@ async def _finish_in_flight(app: web.Application) -> None:
 
 
 async def _close_backend(app: web.Application) -> None:
-    for key in (_startup_check_key, _preload_key):
-        task = app.get(key)
-        if task is not None:
-            task.cancel()
-            # Wait for it: a `claude auth status` child must be reaped before the loop closes.
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    for task in app.get(_background_key, []):
+        task.cancel()
+        # Wait for it: a `claude auth status` child must be reaped before the loop closes.
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await app[backend_key].aclose()
 
 
