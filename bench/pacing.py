@@ -23,24 +23,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from claude_agent_sdk import ClaudeSDKClient, StreamEvent
-from speed_paths import TIMEOUT, start_bench_simulator
+from speed_paths import TIMEOUT, sdk_post, start_bench_simulator
 
-from proxy_core.anthropic_api.request import parse_messages_request
 from proxy_core.backend import warm_pool
 from proxy_core.backend.claude_sdk import ClaudeSDKBackend
-from proxy_core.backend.history import history_frames
 from proxy_core.config import Settings
 from proxy_core.server import ProxyServer
 
@@ -81,28 +76,9 @@ async def first_text_ms(
     return first, "".join(text)
 
 
-async def _one(payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-    yield payload
-
-
 async def cold_sdk_ms(backend: ClaudeSDKBackend) -> float:
-    request = parse_messages_request(body(fresh()), default_model=MODEL, request_id="pacing")
-    started = time.perf_counter()
-    client = ClaudeSDKClient(backend.options_for(request.backend_request))
-    try:
-        await client.connect()
-        await client.query(_one(history_frames(request.backend_request.messages)[-1].payload))
-        async for message in client.receive_messages():
-            if isinstance(message, StreamEvent) and message.event.get("type") == (
-                "content_block_delta"
-            ):
-                return (time.perf_counter() - started) * 1000
-    finally:
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(1):
-                await client.interrupt()
-        await client.disconnect()
-    raise RuntimeError("the SDK sent no text delta")
+    sample = await sdk_post(backend, body(fresh()), first="content_block_delta")
+    return sample.check("a cold SDK call").ttfb_ms
 
 
 async def new_conversations(url: str, gap_s: float, runs: int) -> list[float]:

@@ -178,9 +178,12 @@ async def _one(payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
     yield payload
 
 
-async def sdk_post(backend: ClaudeSDKBackend, body: dict[str, Any]) -> Sample:
-    """One turn through ClaudeSDKClient with the proxy's own options: message_start is the first
-    byte, message_stop the end. Closing the client afterwards is not timed."""
+async def sdk_post(
+    backend: ClaudeSDKBackend, body: dict[str, Any], *, first: str = "message_start"
+) -> Sample:
+    """One turn through ClaudeSDKClient with the proxy's own options: the ``first`` stream
+    event (message_start, or content_block_delta for the first text) is the first byte,
+    message_stop the end. Closing the client afterwards is not timed."""
     request = parse_messages_request(body, default_model=MODEL, request_id="bench").backend_request
     start = time.perf_counter()
     marks: dict[str, float] = {}
@@ -201,9 +204,9 @@ async def sdk_post(backend: ClaudeSDKBackend, body: dict[str, Any]) -> Sample:
             async with asyncio.timeout(1):
                 await client.interrupt()
         await client.disconnect()
-    if "message_start" not in marks or "message_stop" not in marks:
+    if first not in marks or "message_stop" not in marks:
         return Sample(error=f"the SDK stream ended early: {sorted(marks)}")
-    return Sample(marks["message_start"], marks["message_stop"], started=start)
+    return Sample(marks[first], marks["message_stop"], started=start)
 
 
 async def continued(
