@@ -15,8 +15,8 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import psutil
@@ -115,6 +115,43 @@ async def start_site(app: web.Application, listener: socket.socket) -> web.AppRu
     return runner
 
 
+@dataclass(frozen=True)
+class Serving:
+    """A server that listens: its settings with the real port, and its parts."""
+
+    settings: Settings
+    usage: UsageService
+    backend: Backend
+    app: web.Application
+    runner: web.AppRunner
+
+
+async def start_serving(
+    settings: Settings,
+    *,
+    backend_factory: BackendFactory = _default_backend,
+    environ: Mapping[str, str] | None = None,
+    quota_listeners: Sequence[Listener] = (),
+) -> Serving:
+    """Bind, open the usage ledger, build the backend and the app, and listen: the one start
+    of the tray's thread and the headless main loop. On failure nothing is left open."""
+    listener, settings = bind(settings)
+    usage: UsageService | None = None
+    try:
+        usage = await asyncio.to_thread(UsageService, settings)
+        for quota_listener in quota_listeners:
+            usage.quota.subscribe(quota_listener)
+        backend = backend_factory(settings, usage.quota)
+        app = create_app(settings, backend, environ=environ, usage=usage)
+        runner = await start_site(app, listener)
+    except BaseException:
+        listener.close()
+        if usage is not None:
+            usage.close()
+        raise
+    return Serving(settings, usage, backend, app, runner)
+
+
 class ProxyServer:
     """The server on its own event loop in a background thread."""
 
@@ -186,20 +223,15 @@ class ProxyServer:
         loop.close()
 
     async def _start(self) -> None:
-        listener, settings = bind(self.settings)
-        self.port = settings.port
-        try:
-            self.usage = await asyncio.to_thread(UsageService, settings)
-            for quota_listener in self.quota_listeners:
-                self.usage.quota.subscribe(quota_listener)
-            self.backend = self._backend_factory(settings, self.usage.quota)
-            self.app = create_app(settings, self.backend, environ=self._environ, usage=self.usage)
-            self._runner = await start_site(self.app, listener)
-        except BaseException:
-            listener.close()
-            if self.usage is not None:
-                self.usage.close()
-            raise
+        serving = await start_serving(
+            self.settings,
+            backend_factory=self._backend_factory,
+            environ=self._environ,
+            quota_listeners=self.quota_listeners,
+        )
+        self.port = serving.settings.port
+        self.usage, self.backend, self.app = serving.usage, serving.backend, serving.app
+        self._runner = serving.runner
 
     def stop(self) -> None:
         if self.state is not ServerState.RUNNING or self._loop is None:
@@ -247,11 +279,8 @@ class ProxyServer:
 
 async def serve_until_signalled(settings: Settings, on_ready: Callable[[str], None]) -> None:
     """The headless main loop: serve until SIGINT or SIGTERM, then shut down cleanly."""
-    listener, settings = bind(settings)
-    usage = await asyncio.to_thread(UsageService, settings)
-    backend = DeferredBackend(settings, quota=usage.quota)
-    app = create_app(settings, backend, usage=usage)
-    runner = await start_site(app, listener)
+    serving = await start_serving(settings)
+    settings, runner = serving.settings, serving.runner
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
