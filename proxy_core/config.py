@@ -112,6 +112,21 @@ class Settings:
     def is_loopback_only(self) -> bool:
         return self.host in ("127.0.0.1", "localhost", "::1")
 
+    def visible(self) -> dict[str, Any]:
+        """What a person may change, as this server runs with it: /health and the settings
+        page echo it, so a change that did not take shows. Never the key itself."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "network": not self.is_loopback_only,
+            "api_key_set": bool(self.api_key),
+            "cors_origins": list(self.cors_origins),
+            "conversations": self.conversations,
+            "warm_pool": self.warm_pool,
+            "cli_path": self.cli_path,
+            "debug": self.debug,
+        }
+
     @property
     def work_dir(self) -> Path:
         """The empty private directory every CLI runs in (its path reaches the prompt)."""

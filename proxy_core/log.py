@@ -13,9 +13,8 @@ OURS = "_claude_sdk_proxy_handler"
 def configure_logging(*, debug: bool, log_file: Path | None = None) -> None:
     """Once per process: the tray configures it, then may serve through the headless entry
     point, whose own call must not add a second handler (every line would show twice)."""
+    set_debug(debug)
     root = logging.getLogger()
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
-    _quiet_noisy_loggers(debug)
     if any(getattr(handler, OURS, False) for handler in root.handlers):
         return
     handler: logging.Handler = logging.StreamHandler()
@@ -30,6 +29,12 @@ def configure_logging(*, debug: bool, log_file: Path | None = None) -> None:
         rotating.setFormatter(logging.Formatter(FORMAT))
         setattr(rotating, OURS, True)
         root.addHandler(rotating)
+
+
+def set_debug(debug: bool) -> None:
+    """The level of everything logged; the tray changes it while running."""
+    logging.getLogger().setLevel(logging.DEBUG if debug else logging.INFO)
+    _quiet_noisy_loggers(debug)
 
 
 def _quiet_noisy_loggers(debug: bool) -> None:

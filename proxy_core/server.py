@@ -31,6 +31,8 @@ from proxy_core.http.service_routes import refresh_cli_status
 from proxy_core.usage.quota import Listener, QuotaBoard
 from proxy_core.usage.service import UsageService
 from proxy_core.web.routes import tickets_key
+from proxy_core.web.settings_host import SettingsHost
+from proxy_core.web.settings_routes import settings_tickets_key
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,17 @@ class Serving:
     backend: Backend
     app: web.Application
     runner: web.AppRunner
+    listener: socket.socket
+
+    async def stop(self) -> None:
+        """Stop accepting, then let the running requests finish and end every CLI."""
+        # Connections the loop has just accepted are attached to the server only on its next
+        # turn; closing it before then leaves their sockets open, and their clients waiting
+        # forever (asyncio drops them without closing). So: no new ones, one turn, then close.
+        asyncio.get_running_loop().remove_reader(self.listener.fileno())
+        for _ in range(3):
+            await asyncio.sleep(0)
+        await self.runner.cleanup()
 
 
 async def start_serving(
@@ -132,6 +145,7 @@ async def start_serving(
     backend_factory: BackendFactory = _default_backend,
     environ: Mapping[str, str] | None = None,
     quota_listeners: Sequence[Listener] = (),
+    settings_host: SettingsHost | None = None,
 ) -> Serving:
     """Bind, open the usage ledger, build the backend and the app, and listen: the one start
     of the tray's thread and the headless main loop. On failure nothing is left open."""
@@ -142,14 +156,16 @@ async def start_serving(
         for quota_listener in quota_listeners:
             usage.quota.subscribe(quota_listener)
         backend = backend_factory(settings, usage.quota)
-        app = create_app(settings, backend, environ=environ, usage=usage)
+        app = create_app(
+            settings, backend, environ=environ, usage=usage, settings_host=settings_host
+        )
         runner = await start_site(app, listener)
     except BaseException:
         listener.close()
         if usage is not None:
             usage.close()
         raise
-    return Serving(settings, usage, backend, app, runner)
+    return Serving(settings, usage, backend, app, runner, listener)
 
 
 class ProxyServer:
@@ -167,7 +183,7 @@ class ProxyServer:
         self._environ = environ
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._serving: Serving | None = None
         self.backend: Backend | None = None
         self.app: web.Application | None = None
         self.state = ServerState.STOPPED
@@ -176,6 +192,8 @@ class ProxyServer:
         self.usage: UsageService | None = None
         # Told when a window crosses 80 %, 95 % or is used up, from the server's thread.
         self.quota_listeners: list[Listener] = []
+        # What lets the settings page change settings (the tray); None: the page only shows.
+        self.settings_host: SettingsHost | None = None
 
     @property
     def base_url(self) -> str:
@@ -228,10 +246,11 @@ class ProxyServer:
             backend_factory=self._backend_factory,
             environ=self._environ,
             quota_listeners=self.quota_listeners,
+            settings_host=self.settings_host,
         )
         self.port = serving.settings.port
         self.usage, self.backend, self.app = serving.usage, serving.backend, serving.app
-        self._runner = serving.runner
+        self._serving = serving
 
     def stop(self) -> None:
         if self.state is not ServerState.RUNNING or self._loop is None:
@@ -246,9 +265,9 @@ class ProxyServer:
         self.state = ServerState.STOPPED
 
     async def _stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._serving is not None:
+            await self._serving.stop()
+            self._serving = None
 
     @property
     def quota(self) -> QuotaBoard | None:
@@ -262,6 +281,14 @@ class ProxyServer:
         if self.app is None or not self.settings.api_key:
             return url
         return f"{url}#ticket={self.app[tickets_key].issue()}"
+
+    def settings_url(self) -> str:
+        """The settings page, with a one-time ticket that hands it the settings pass (and the
+        key): only the tray's link lets the page change settings without typing the key."""
+        url = f"{self.base_url}/settings"
+        if self.app is None:
+            return url
+        return f"{url}#ticket={self.app[settings_tickets_key].issue()}"
 
     def refresh_cli_status(self, timeout_s: float = 30.0) -> None:
         """Re-read `claude auth status` now, on the server's loop (the tray checks periodically)."""
@@ -280,7 +307,7 @@ class ProxyServer:
 async def serve_until_signalled(settings: Settings, on_ready: Callable[[str], None]) -> None:
     """The headless main loop: serve until SIGINT or SIGTERM, then shut down cleanly."""
     serving = await start_serving(settings)
-    settings, runner = serving.settings, serving.runner
+    settings = serving.settings
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -291,4 +318,4 @@ async def serve_until_signalled(settings: Settings, on_ready: Callable[[str], No
         await stop.wait()
     finally:
         log.info("Shutting down: no new requests; finishing the running ones")
-        await runner.cleanup()
+        await serving.stop()

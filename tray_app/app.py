@@ -39,10 +39,6 @@ NO_MENU_HINT = (
     " anyway; end it with Ctrl+C or kill."
 )
 
-# Actions that ask the user for a value first: the prompt returns None when cancelled.
-Prompt = Callable[[str, str], str | None]
-
-
 # pystray's X11 backend hands each update to the icon's loop over one X connection shared
 # with the calling thread, which is unsafe when two of our threads do so at once.
 _ui_lock = threading.Lock()
@@ -73,7 +69,6 @@ class TrayApp:
         self,
         controller: TrayController,
         *,
-        prompt: Prompt,
         open_path: Callable[[str], bool],
         log_dir: str,
         open_login_terminal: Callable[[str], bool] = lambda cli: False,
@@ -82,7 +77,6 @@ class TrayApp:
     ) -> None:
         self._controller = controller
         self._open_url = open_url
-        self._prompt = prompt
         self._open_path = open_path
         self._open_login_terminal = open_login_terminal
         self._log_dir = log_dir
@@ -142,22 +136,8 @@ class TrayApp:
             controller.stop()
             self.icon.stop()
             return None
-        if action == "change_port":
-            answer = self._prompt("Port", str(controller.settings.port))
-            if answer is None or not answer.strip():
-                return None
-            if not answer.strip().isdigit():
-                return f"Port not changed: {answer.strip()!r} is not a number from 1 to 65535."
-            return controller.change_port(int(answer))
         if action.startswith(COPY_SETUP):
             return controller.copy_client_setup(action.removeprefix(COPY_SETUP))
-        if action == "allow_browser_apps":
-            current = ", ".join(controller.settings.cors_origins)
-            answer = self._prompt("Web origins allowed (comma-separated; empty: none)", current)
-            return controller.allow_browser_apps(answer) if answer is not None else None
-        if action == "set_api_key":
-            answer = self._prompt("API key", "")
-            return controller.set_api_key(answer.strip()) if answer and answer.strip() else None
         if action == "view_logs":
             if self._open_path(self._log_dir):
                 return None
@@ -166,7 +146,9 @@ class TrayApp:
         if action == "log_in":
             return self._log_in()
         if action == "open_dashboard":
-            return self._open_dashboard()
+            return self._open_page(controller.dashboard_url(), "the dashboard", "/dashboard")
+        if action == "open_settings":
+            return self._open_page(controller.settings_url(), "settings", "/settings")
         if action == "about":
             return f"{APP_TITLE} {controller.about()}"
         method: Callable[[], str] = getattr(controller, action)
@@ -180,12 +162,13 @@ class TrayApp:
             return "Log in in the terminal that opened, then choose Test connection."
         return f'Run this in a terminal, then choose Test connection:\n"{cli}" /login'
 
-    def _open_dashboard(self) -> str | None:
-        if self._open_url(self._controller.dashboard_url()):
+    def _open_page(self, url: str, what: str, path: str) -> str | None:
+        """In the default browser; without one, the plain address (no ticket) is copied."""
+        if self._open_url(url):
             return None
-        plain = f"{self._controller.server.base_url}/dashboard"
+        plain = f"{self._controller.server.base_url}{path}"
         self._controller.copy_text(plain)
-        return f"No browser could be opened; the dashboard is at {plain} (copied)."
+        return f"No browser could be opened; {what} is at {plain} (copied)."
 
     def _tell_quota(self, crossing: Crossing) -> None:
         """When a window crosses 80 %, 95 % or is used up. Called on the server's loop, which a

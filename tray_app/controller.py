@@ -10,24 +10,27 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from proxy_core.anthropic_api.routes import ONE_OFF_HEADER
 from proxy_core.backend.environment import AUTH_MODE_SUBSCRIPTION
 from proxy_core.client_setup import recipe
-from proxy_core.config import ConfigError, Settings
+from proxy_core.config import ConfigError, Settings, check_exposure
 from proxy_core.http.keys import status_key
 from proxy_core.server import ProxyServer, ServerState, network_addresses
 from proxy_core.usage.quota import Listener
 from proxy_core.version import __version__
+from proxy_core.web.settings_host import NotApplied
 from tray_app.autostart import Autostart, launch_command
-from tray_app.secrets import KeyStore, generate_key
+from tray_app.secrets import KeyStore
 from tray_app.settings_io import preview_settings, save_settings
+from tray_app.settings_page import TraySettings
 from tray_app.state import Phase, TrayState
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,9 @@ class TrayController:
         self._autostart = autostart
         self._copy = copy
         self._server_factory = server_factory
+        # Changes come from the menu and the settings page at once: one at a time.
+        self._changing = threading.RLock()
+        self.settings_page = TraySettings(self, config_path=config_path, autostart=autostart)
         # The keyring holds the tray's key; CLAUDE_PROXY_API_KEY still counts when it holds none.
         self.settings = replace(settings, api_key=keys.load().key or settings.api_key)
         # Told when a subscription window crosses 80 %, 95 % or is used up; every server
@@ -68,6 +74,7 @@ class TrayController:
     def _new_server(self, settings: Settings) -> ProxyServer:
         server = self._server_factory(settings)
         server.quota_listeners = self.quota_listeners
+        server.settings_host = self.settings_page
         return server
 
     # -- what the menu shows ---------------------------------------------------------
@@ -115,78 +122,76 @@ class TrayController:
         return "Stopped"
 
     def _restart_with(self, settings: Settings) -> str:
-        self.server.stop()
-        self.settings = settings
-        self.server = self._new_server(settings)
-        return self.start()
+        with self._changing:
+            self.server.stop()
+            self.settings = settings
+            self.server = self._new_server(settings)
+            return self.start()
 
-    def _apply_if_it_takes(self, changes: dict[str, object]) -> str | None:
-        """Restart with ``changes`` and save them only once the server runs with them;
-        otherwise go back to the settings before and return why. Never save a setting that
-        did not take: the next launch would fail too. Raises ConfigError for a bad value."""
-        wanted = preview_settings(self._config_path, changes)
-        previous = self.settings
-        self._restart_with(replace(wanted, api_key=self.settings.api_key))
-        if self.server.state is not ServerState.FAILED:
+    # -- changing settings (the settings page, through tray_app.settings_page) ---------
+    def plan(self, changes: Mapping[str, object]) -> Settings:
+        """The settings ``changes`` give on top of the running ones (flags and environment
+        kept), each value read as the server reads the file. Raises ConfigError."""
+        previewed = preview_settings(self._config_path, changes)
+        wanted = replace(self.settings, **{name: getattr(previewed, name) for name in changes})
+        if "port" not in changes and self.is_running():
+            # A restart stays where clients reach it, where the configured port was 0 (any).
+            wanted = replace(wanted, port=self.server.port)
+        check_exposure(wanted)
+        return wanted
+
+    def move_to(self, wanted: Settings, changes: Mapping[str, object]) -> ProxyServer:
+        """A new port: start the new server beside the running one, and only once it listens
+        save ``changes`` and switch to it. Returns the old server, still running, for the caller
+        to stop once its answer is out. Raises NotApplied (nothing changed) when it cannot
+        listen: the port is taken, or the address is not this machine's."""
+        with self._changing:
+            moved = self._new_server(wanted)
+            try:
+                moved.start()
+            except (OSError, ConfigError) as error:
+                raise NotApplied(moved.error or str(error)) from None
             save_settings(self._config_path, changes)
-            return None
-        reason = self.server.error or "the server did not start"
-        self._restart_with(previous)
-        return reason
+            previous, self.server, self.settings = self.server, moved, wanted
+            return previous
 
-    def change_port(self, port: int) -> str:
-        try:
-            failure = self._apply_if_it_takes({"port": port})
-        except ConfigError as error:
-            return f"Port not changed: {error}"
-        if failure is None:
-            return f"Running on {self.server.base_url}"
-        still = f" Still running on {self.server.base_url}." if self._is_running() else ""
-        return f"Port {port} not used: {failure}.{still}"
+    def restart_if_it_takes(self, wanted: Settings, changes: Mapping[str, object]) -> str | None:
+        """Restart with ``wanted`` and save ``changes`` only once the server runs with them;
+        otherwise go back to the settings before and return why. Never save a setting that
+        did not take: the next launch would fail too."""
+        with self._changing:
+            previous = self.settings
+            self._restart_with(wanted)
+            if self.server.state is not ServerState.FAILED:
+                if changes:
+                    save_settings(self._config_path, changes)
+                return None
+            reason = self.server.error or "the server did not start"
+            self._restart_with(previous)
+            return reason
 
-    def _is_running(self) -> bool:
+    def is_running(self) -> bool:
         return self.server.state is ServerState.RUNNING
 
     def toggle_network(self) -> str:
         host = "127.0.0.1" if not self.settings.is_loopback_only else "0.0.0.0"
         if host == "0.0.0.0" and not self.settings.api_key:
             return "Set an API key first: without one, anyone on the network could use your plan."
-        saved = save_settings(self._config_path, {"host": host})
-        return self._restart_with(replace(saved, api_key=self.settings.api_key))
-
-    def allow_browser_apps(self, origins: str) -> str:
-        """``origins``: comma-separated, as a page's Origin header names it; empty: none."""
-        wanted = [origin.strip() for origin in origins.split(",") if origin.strip()]
-        if "*" in wanted and not self.settings.api_key:
-            return "Set an API key first: '*' would let every web page you visit use your plan."
-        try:
-            failure = self._apply_if_it_takes({"cors_origins": wanted})
-        except ConfigError as error:
-            return f"Browser apps not changed: {error}"
+        changes = {"host": host}
+        failure = self.restart_if_it_takes(self.plan(changes), changes)
         if failure is not None:
-            return f"Browser apps not changed: {failure}."
-        if not wanted:
-            return "Browser apps are no longer allowed."
-        return f"Browser apps allowed from {', '.join(wanted)}. Running on {self.server.base_url}"
+            return f"Not changed: {failure}."
+        if host == "0.0.0.0":
+            return f"Open to the network: {', '.join(self.network_urls()) or host}"
+        return f"Only this machine can reach the proxy now: {self.server.base_url}"
 
     # -- API key ---------------------------------------------------------------------
-    def set_api_key(self, key: str) -> str:
-        stored = self._keys.save(key)
-        self._restart_with(replace(self.settings, api_key=key))
-        return f"API key saved in {stored.where}; clients must now send it."
-
-    def generate_api_key(self) -> str:
-        key = generate_key()
-        message = self.set_api_key(key)
-        self._copy(key)
-        return f"{message} The new key is on the clipboard."
-
-    def clear_api_key(self) -> str:
-        if not self.settings.is_loopback_only:
-            return "The proxy is open to the network: switch that off before removing the key."
-        self._keys.clear()
-        self._restart_with(replace(self.settings, api_key=None))
-        return "API key removed; only this machine can reach the proxy."
+    def store_key(self, key: str | None) -> str:
+        """Keep ``key`` (None: remove it) where the tray keeps it; returns where that is."""
+        if key is None:
+            self._keys.clear()
+            return "nowhere"
+        return self._keys.save(key).where
 
     def about(self) -> str:
         """Version, state, and what the CLI says of itself and the account."""
@@ -236,6 +241,10 @@ class TrayController:
     def dashboard_url(self) -> str:
         """For the browser: with a key set, a one-time ticket in the fragment hands it over."""
         return self.server.dashboard_url()
+
+    def settings_url(self) -> str:
+        """For the browser: a one-time ticket in the fragment lets the page change settings."""
+        return self.server.settings_url()
 
     def copy_client_setup(self, recipe_id: str) -> str:
         chosen = recipe(recipe_id)

@@ -84,7 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tray_app.autostart import for_this_platform
     from tray_app.controller import TrayController
     from tray_app.desktop import copy_to_clipboard, open_login_terminal, open_path, open_url
-    from tray_app.prompts import ask
     from tray_app.secrets import KeyStore
 
     controller = TrayController(
@@ -96,7 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     app = TrayApp(
         controller,
-        prompt=ask,
         open_path=open_path,
         log_dir=str(user_log_dir()),
         open_login_terminal=open_login_terminal,

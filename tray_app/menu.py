@@ -30,11 +30,6 @@ SEPARATOR = Item("-")
 def build_menu(state: TrayState) -> tuple[Item, ...]:
     running = state.phase is Phase.RUNNING
     busy = state.phase is Phase.STARTING
-    key_items = (
-        Item("Set…", "set_api_key"),
-        Item("Generate new", "generate_api_key"),
-        Item("Clear", "clear_api_key", enabled=state.api_key_set and not state.network_bound),
-    )
     return (
         Item(state.status_line(), enabled=False),
         *((Item(state.quota_words, enabled=False),) if state.quota_words else ()),
@@ -59,20 +54,14 @@ def build_menu(state: TrayState) -> tuple[Item, ...]:
         Item("Test connection", "test_connection", enabled=running),
         Item("Open dashboard", "open_dashboard", enabled=running),
         SEPARATOR,
-        Item("Port…", "change_port", enabled=not busy),
-        Item("API key", children=key_items),
+        # Port, key, browser apps, kept conversations, the CLI: one page, not pop-ups.
+        Item("Settings…", "open_settings", enabled=running),
         # Reachable from the network only with a key: the subscription would be open otherwise.
         Item(
             "Bind to network (0.0.0.0)",
             "toggle_network",
-            enabled=state.api_key_set or state.network_bound,
+            enabled=(state.api_key_set or state.network_bound) and not busy,
             checked=state.network_bound,
-        ),
-        Item(
-            "Allow browser apps…",
-            "allow_browser_apps",
-            enabled=not busy,
-            checked=bool(state.browser_origins),
         ),
         Item("Start at login", "toggle_start_at_login", checked=state.start_at_login),
         SEPARATOR,

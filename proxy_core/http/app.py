@@ -40,6 +40,8 @@ from proxy_core.status import ProxyStatus
 from proxy_core.usage import routes as usage_routes
 from proxy_core.usage.service import UsageService
 from proxy_core.web import routes as web_routes
+from proxy_core.web import settings_routes
+from proxy_core.web.settings_host import SettingsHost
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,11 @@ def create_app(
     *,
     environ: Mapping[str, str] | None = None,
     usage: UsageService | None = None,
+    settings_host: SettingsHost | None = None,
 ) -> web.Application:
-    """``usage`` is the one the backend reports windows to; the app closes it at cleanup."""
+    """``usage`` is the one the backend reports windows to; the app closes it at cleanup.
+    ``settings_host`` (the tray) lets the settings page change settings; without one the page
+    only shows them."""
     environ = os.environ if environ is None else environ
     parser_errors.install()
     app = web.Application(
@@ -78,6 +83,7 @@ def create_app(
     responses_routes.add_routes(app)
     usage_routes.add_routes(app)
     web_routes.add_routes(app)
+    settings_routes.add_routes(app, settings_host)
     app.on_response_prepare.append(add_request_id_headers)
     app.on_response_prepare.append(add_cors_headers)
     app.on_startup.append(_start_background_work)

@@ -35,7 +35,8 @@ from proxy_core.http.served import SERVED_KEY
 log = logging.getLogger("proxy_core.access")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-OPEN_PATHS = frozenset({"/health", "/v1/health"})
+# The settings page and its ticket hold no data either; a ticket proves itself.
+OPEN_PATHS = frozenset({"/health", "/v1/health", "/settings", "/settings/ticket"})
 # The dashboard's page and files hold no data; it asks for the key before reading any.
 OPEN_FOLDER = "/dashboard"
 REQUEST_ID_KEY = web.RequestKey("request_id", str)

@@ -54,6 +54,7 @@ ENDPOINTS = (
     "GET /usage/requests",
     "GET /metrics",
     "GET /dashboard",
+    "GET /settings",
 )
 
 
@@ -121,6 +122,7 @@ async def health(request: web.Request) -> web.Response:
             # The subscription's fullest window, as the upstream last reported it (see /usage).
             "quota": app[usage_key].quota.summary(),
             "problems": problems,
+            "settings": app[settings_key].visible(),
         }
     )
 

@@ -24,6 +24,8 @@ TICKET_PATH = f"{DASHBOARD}/ticket"
 STATIC_FILES = {
     "dashboard.css": "text/css",
     "dashboard.js": "text/javascript",
+    "settings.css": "text/css",
+    "settings.js": "text/javascript",
 }
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -38,13 +40,13 @@ PAGE_HEADERS = {
 tickets_key = web.AppKey("dashboard_tickets", TicketBook)
 
 
-def _static(name: str) -> bytes:
+def static_file(name: str) -> bytes:
     return resources.files("proxy_core.web").joinpath("static", name).read_bytes()
 
 
 async def page(request: web.Request) -> web.Response:
     return web.Response(
-        body=_static("dashboard.html"),
+        body=static_file("dashboard.html"),
         content_type="text/html",
         charset="utf-8",
         headers=PAGE_HEADERS,
@@ -56,7 +58,10 @@ async def asset(request: web.Request) -> web.Response:
     if name not in STATIC_FILES:
         raise web.HTTPNotFound()
     return web.Response(
-        body=_static(name), content_type=STATIC_FILES[name], charset="utf-8", headers=PAGE_HEADERS
+        body=static_file(name),
+        content_type=STATIC_FILES[name],
+        charset="utf-8",
+        headers=PAGE_HEADERS,
     )
 
 

@@ -13,7 +13,7 @@ import pystray
 import pytest
 
 from proxy_core.testing.upstream_simulator import UpstreamSimulator
-from tests.tray.test_controller import status_of
+from tests.tray.test_controller import generate_key, status_of
 from tray_app.app import TrayApp
 from tray_app.controller import TrayController
 from tray_app.desktop import SingleInstance
@@ -43,10 +43,8 @@ class RecordingIcon(pystray.Icon):  # type: ignore[misc]
 
 @pytest.fixture
 def app(tray: TrayController, tmp_path: Path) -> TrayApp:
-    answers = iter(["not-a-port"])
     return TrayApp(
         tray,
-        prompt=lambda title, initial: next(answers, None),
         open_path=lambda path: False,  # no file manager on this machine
         log_dir=str(tmp_path / "logs"),
         icon_class=RecordingIcon,
@@ -56,7 +54,6 @@ def app(tray: TrayController, tmp_path: Path) -> TrayApp:
 def quiet_app(tray: TrayController, tmp_path: Path, **options: Any) -> TrayApp:
     """A TrayApp that asks nothing and opens nothing; ``options`` override its parts."""
     parts: dict[str, Any] = {
-        "prompt": lambda title, initial: None,
         "open_path": lambda path: True,
         "log_dir": str(tmp_path),
         "icon_class": RecordingIcon,
@@ -93,10 +90,8 @@ def test_bad_input_and_failing_actions_never_take_the_tray_down(
     app: TrayApp, tray: TrayController
 ) -> None:
     app.dispatch("start", wait=True)
-    app.dispatch("change_port", wait=True)  # the prompt answers "not-a-port"
-    assert app.icon.notifications[-1] == (
-        "Port not changed: 'not-a-port' is not a number from 1 to 65535."
-    )
+    app.dispatch("toggle_network", wait=True)  # no key yet: refused in words
+    assert app.icon.notifications[-1].startswith("Set an API key first")
     assert tray.state().phase is Phase.RUNNING
     app.dispatch("no_such_action", wait=True)
     assert "failed; see the log" in app.icon.notifications[-1]
@@ -307,11 +302,41 @@ def test_open_dashboard_hands_the_browser_a_ticket_not_the_key(
     app.dispatch("start", wait=True)
     app.dispatch("open_dashboard", wait=True)
     assert opened == [f"{tray.server.base_url}/dashboard"]
-    app.dispatch("generate_api_key", wait=True)
-    key = clipboard[-1]
+    key = generate_key(tray)
     app.dispatch("open_dashboard", wait=True)
     assert opened[-1].startswith(f"{tray.server.base_url}/dashboard#ticket=")
     assert key not in opened[-1]
+
+
+def test_settings_opens_the_page_with_a_ticket_and_no_tk(
+    tray: TrayController, tmp_path: Path, clipboard: list[str]
+) -> None:
+    opened: list[str] = []
+    app = quiet_app(tray, tmp_path, open_url=lambda url: bool(opened.append(url)) or True)
+    app.dispatch("start", wait=True)
+    items = {item.text: item for item in app.icon.menu.items}
+    assert "Settings…" in items and items["Settings…"].enabled
+    assert not {"Port…", "Allow browser apps…", "API key"} & set(items)
+    items["Settings…"](app.icon)  # a real click on the pystray item
+    for _ in range(500):
+        if opened:
+            break
+        time.sleep(0.01)
+    assert opened[0].startswith(f"{tray.server.base_url}/settings#ticket=")
+    assert "tkinter" not in sys.modules
+
+
+def test_settings_without_a_browser_copies_the_plain_address(
+    tray: TrayController, tmp_path: Path, clipboard: list[str]
+) -> None:
+    app = quiet_app(tray, tmp_path, open_url=lambda url: False)
+    app.dispatch("start", wait=True)
+    app.dispatch("open_settings", wait=True)
+    address = f"{tray.server.base_url}/settings"
+    assert clipboard[-1] == address  # no ticket: a pasted link must not unlock anything
+    assert app.icon.notifications[-1] == (
+        f"No browser could be opened; settings is at {address} (copied)."
+    )
 
 
 def test_open_dashboard_without_a_browser_copies_its_address(

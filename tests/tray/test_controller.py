@@ -9,9 +9,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from proxy_core.config import Settings
+import pytest
+
+from proxy_core.config import ConfigError, Settings
 from proxy_core.server import network_addresses
 from proxy_core.testing.upstream_simulator import UpstreamSimulator
+from proxy_core.web.settings_host import Applied, Change, NotApplied
 from tests.conftest import cli_processes, wait_for_no_cli
 from tray_app.autostart import LinuxAutostart
 from tray_app.controller import TrayController
@@ -63,12 +66,33 @@ def test_billing_an_api_key_is_said_on_the_status_line(
     assert state.status_line() == f"Running on {tray.server.base_url}, billing an API key"
 
 
+def settle(tray: TrayController, applied: Applied) -> Change:
+    """Do what the settings page's route does after answering, and read the outcome."""
+    if applied.then is not None:
+        applied.then()
+    change = tray.settings_page.last_change()
+    assert change is not None
+    return change
+
+
+def generate_key(tray: TrayController) -> str:
+    applied = tray.settings_page.change_key("generate", None)
+    assert applied.new_key is not None
+    assert settle(tray, applied).state == "done"
+    return applied.new_key
+
+
 def test_a_generated_key_is_required_at_once_and_kept_out_of_the_config(
-    tray: TrayController, clipboard: list[str], tmp_path: Path
+    tray: TrayController, tmp_path: Path
 ) -> None:
     tray.start()
-    assert "clipboard" in tray.generate_api_key()
-    key = clipboard[-1]
+    applied = tray.settings_page.change_key("generate", None)
+    # Not yet: the restart waits until the page has its answer (with the key, once).
+    assert applied.change.state == "restarting" and status_of(tray.server.base_url) == 200
+    key = applied.new_key
+    assert key is not None and key.startswith("csp-")
+    change = settle(tray, applied)
+    assert change.state == "done" and change.message.startswith("API key saved in keyring")
     assert tray.state().api_key_set and tray.server.state.value == "running"
     assert status_of(tray.server.base_url) == 401
     assert status_of(tray.server.base_url, key) == 200
@@ -77,8 +101,17 @@ def test_a_generated_key_is_required_at_once_and_kept_out_of_the_config(
         p for p in tmp_path.rglob("*") if p.is_file() and key in p.read_text(errors="replace")
     ]
     assert written == [], "the key belongs in the keyring only"
-    tray.clear_api_key()
+    settle(tray, tray.settings_page.change_key("clear", None))
     assert status_of(tray.server.base_url) == 200
+
+
+def test_a_key_too_short_or_with_spaces_is_refused_in_words(tray: TrayController) -> None:
+    tray.start()
+    with pytest.raises(ConfigError, match="at least 8 characters"):
+        tray.settings_page.change_key("set", "short")
+    with pytest.raises(ConfigError, match="cannot hold spaces"):
+        tray.settings_page.change_key("set", "two words here")
+    assert not tray.state().api_key_set
 
 
 def test_the_network_needs_a_key_and_keeps_it(
@@ -86,9 +119,11 @@ def test_the_network_needs_a_key_and_keeps_it(
 ) -> None:
     tray.start()
     assert "API key first" in tray.toggle_network()
+    with pytest.raises(ConfigError, match="API key first"):
+        tray.settings_page.apply({"network": True})
     assert tray.state().network_bound is False
-    tray.generate_api_key()
-    tray.toggle_network()
+    generate_key(tray)
+    assert tray.toggle_network().startswith("Open to the network")
     assert tray.state().network_bound is True
     # Another machine needs this machine's address, not 127.0.0.1.
     port = tray.server.base_url.rsplit(":", 1)[1]
@@ -99,31 +134,41 @@ def test_the_network_needs_a_key_and_keeps_it(
         assert tray.copy_network_url().startswith(f"Copied {expected[0]}, for other machines")
         assert clipboard[-1] == expected[0]
     assert json.loads((tmp_path / "config.json").read_text())["host"] == "0.0.0.0"
-    assert "switch that off" in tray.clear_api_key()
+    with pytest.raises(NotApplied, match="switch Bind to network off"):
+        tray.settings_page.change_key("clear", None)
     tray.toggle_network()
     assert tray.state().network_bound is False
 
 
 def test_a_port_in_use_is_refused_with_the_reason(tray: TrayController, tmp_path: Path) -> None:
     tray.start()
-    before = tray.settings.port  # 0 here: any free port, as a fixed 3456 would be the same
+    before = tray.server.base_url
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = holder.getsockname()[1]
-        message = tray.change_port(taken)
+        with pytest.raises(NotApplied) as refused:
+            tray.settings_page.apply({"port": taken})
         # Said in words, with what holds the port; the proxy stays where it was, and the
         # failed port is not saved, so the next launch does not fail too.
-        assert message.startswith(f"Port {taken} not used: port {taken} on 127.0.0.1 is already")
+        message = str(refused.value)
+        assert message.startswith(f"Port {taken} was not used: port {taken} on 127.0.0.1 is")
         assert "[Errno" not in message and "(pid " in message
-        assert message.endswith(f"Still running on {tray.server.base_url}.")
-        assert tray.state().phase is Phase.RUNNING and tray.settings.port == before
+        assert message.endswith(f"Nothing was changed; the proxy still runs on {before}.")
+        assert tray.state().phase is Phase.RUNNING and tray.server.base_url == before
         saved = tmp_path / "config.json"
         assert not saved.exists() or "port" not in json.loads(saved.read_text())
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         free = probe.getsockname()[1]
-    assert tray.change_port(free) == f"Running on http://127.0.0.1:{free}"
+    old = tray.server
+    applied = tray.settings_page.apply({"port": free})
+    # The new server listens before the answer; the old one ends after it.
+    assert tray.server.base_url == f"http://127.0.0.1:{free}" and status_of(before) == 200
+    assert applied.next_url is not None
+    assert applied.next_url.startswith(f"http://127.0.0.1:{free}/settings#ticket=")
+    settle(tray, applied)
+    assert old.state.value == "stopped" and status_of(tray.server.base_url) == 200
     assert json.loads((tmp_path / "config.json").read_text())["port"] == free
 
 
@@ -189,16 +234,19 @@ def preflight_status(url: str, origin: str) -> tuple[int, str | None]:
 def test_browser_apps_are_allowed_by_origin_and_saved(tray: TrayController, tmp_path: Path) -> None:
     tray.start()
     page = "http://localhost:5173"
+    host = tray.settings_page
     assert preflight_status(tray.server.base_url, page)[0] == 403
-    assert "Set an API key first" in tray.allow_browser_apps("*")
-    assert "not an origin" in tray.allow_browser_apps("localhost:5173/")
+    with pytest.raises(ConfigError, match="Set an API key first"):
+        host.apply({"cors_origins": ["*"]})
+    with pytest.raises(ConfigError, match="not an origin"):
+        host.apply({"cors_origins": ["localhost:5173/"]})
 
-    message = tray.allow_browser_apps(f"{page}, app://obsidian.md")
+    change = settle(tray, host.apply({"cors_origins": [page, "app://obsidian.md"]}))
 
-    assert message.startswith(f"Browser apps allowed from {page}, app://obsidian.md.")
+    assert change.state == "done"
     assert tray.state().browser_origins == (page, "app://obsidian.md")
     assert preflight_status(tray.server.base_url, page) == (204, page)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["cors_origins"] == [page, "app://obsidian.md"]
-    assert tray.allow_browser_apps("") == "Browser apps are no longer allowed."
+    assert settle(tray, host.apply({"cors_origins": []})).state == "done"
     assert preflight_status(tray.server.base_url, page)[0] == 403
