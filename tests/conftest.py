@@ -144,3 +144,20 @@ def proxy(make_proxy: ProxyFactory) -> ProxyServer:
 @pytest.fixture
 def client(proxy: ProxyServer) -> anthropic.Anthropic:
     return anthropic_client(proxy.base_url)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """A Chromium to open pages in (see tests/browser_pages.py)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_pages import chromium_path
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium_path(), args=["--no-sandbox"]
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()

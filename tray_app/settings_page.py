@@ -192,7 +192,7 @@ class TraySettings:
         controller = self._controller
         before = controller.settings.api_key
         where = controller.store_key(key)
-        wanted = replace(controller.settings, api_key=key)
+        wanted = replace(controller.plan({}), api_key=key)  # plan: where it listens now
         done = (
             f"API key saved in {where}; clients must now send it."
             if key

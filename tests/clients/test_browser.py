@@ -8,7 +8,6 @@ A page from an origin that was not allowed must get nothing.
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +18,7 @@ from aiohttp import web
 from proxy_core.server import ProxyServer
 from proxy_core.testing.upstream_simulator import DEFAULT_TEXT, UpstreamSimulator
 from tests.api.test_entrypoint import free_port
-from tests.clients.conftest import missing
+from tests.browser_pages import chromium_path
 from tests.conftest import ProxyFactory
 
 # A real client's own start and run, beyond the suite's 60 s per test.
@@ -62,14 +61,6 @@ async function runAll(base, key) {
   return out;
 }
 </script>"""
-
-
-def chromium_path() -> str:
-    found = shutil.which("chromium")
-    if found is None:
-        missing("Debian's chromium is not installed (.ci/run installs it)")
-    assert found is not None
-    return found
 
 
 class PageServer:

@@ -1,5 +1,6 @@
 """Tray test fixtures. pystray picks its backend at import: the dummy one needs no display."""
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,6 +9,7 @@ import keyring
 import pytest
 
 from proxy_core.config import Settings
+from proxy_core.log import set_debug
 from proxy_core.testing.upstream_simulator import UpstreamSimulator
 from tests.conftest import wait_for_no_cli
 from tests.tray.memory_keyring import MemoryKeyring
@@ -28,6 +30,7 @@ def clipboard() -> list[str]:
 def tray(sim: UpstreamSimulator, tmp_path: Path, clipboard: list[str]) -> Iterator[TrayController]:
     previous = keyring.get_keyring()
     keyring.set_keyring(MemoryKeyring())
+    level = logging.getLogger().level  # the settings page may turn debug logging on
     controller = TrayController(
         Settings(port=0, data_dir=tmp_path / "data"),
         config_path=tmp_path / "config.json",
@@ -38,6 +41,7 @@ def tray(sim: UpstreamSimulator, tmp_path: Path, clipboard: list[str]) -> Iterat
     yield controller
     controller.stop()
     keyring.set_keyring(previous)
+    set_debug(level == logging.DEBUG)
     assert wait_for_no_cli(2.0) == []
 
 

@@ -3,10 +3,7 @@ subscription login against the simulator: what a person sees, with a screenshot 
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import anthropic
 import pytest
@@ -14,44 +11,10 @@ import pytest
 from proxy_core.server import ProxyServer
 from proxy_core.testing.upstream_simulator import UpstreamSimulator
 from tests.api.test_usage import HI, MODEL, wait_for_requests
-from tests.clients.test_browser import chromium_path
+from tests.browser_pages import open_page, screenshot
 from tests.conftest import ProxyFactory, anthropic_client
 
 pytestmark = pytest.mark.timeout(300)
-
-ARTEFACTS = Path(os.environ.get("TEST_ARTEFACTS", Path(__file__).parents[2] / "test-artefacts"))
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium_path(), args=["--no-sandbox"]
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def open_page(browser: object, url: str):  # type: ignore[no-untyped-def]
-    from playwright.sync_api import Browser
-
-    assert isinstance(browser, Browser)
-    page = browser.new_page(viewport={"width": 1200, "height": 1000})
-    failures: list[str] = []
-    page.on("pageerror", lambda error: failures.append(str(error)))
-    page.on("console", lambda m: failures.append(m.text) if m.type == "error" else None)
-    page.goto(url)
-    page.failures = failures  # type: ignore[attr-defined]
-    return page
-
-
-def screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTEFACTS / name), full_page=True)
 
 
 def serve_two_requests(proxy: ProxyServer) -> None:

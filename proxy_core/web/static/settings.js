@@ -10,6 +10,7 @@ const KEY_STORE = "claude-sdk-proxy.key";
 const PASS_STORE = "claude-sdk-proxy.settings-pass";
 const FOLLOW_MS = 300;
 const FOLLOW_FOR_MS = 60000;
+const REFRESH_MS = 5000; // the tray's menu and the login check change things too
 const FIELDS = ["port", "network", "cors_origins", "conversations", "warm_pool", "cli_path",
   "debug", "start_at_login"];
 
@@ -320,6 +321,7 @@ async function sendKey(body, keyAfter) {
   if (change.state === "done" && body.action === "generate") {
     message += " It is shown below: copy it into your clients now.";
     byId("key-value").type = "text";
+    byId("key-show").textContent = "Hide";
   }
   tell(message, change.state === "done" ? "good" : "bad");
   return answer;
@@ -373,6 +375,9 @@ async function start() {
     tell("API key copied.", "good");
   });
   await redeemTicket();
+  setInterval(() => {
+    if (!busy && !byId("settings").hidden) refresh().catch(() => {});
+  }, REFRESH_MS);
   const state = await refresh().catch((error) => {
     tell(`The proxy did not answer: ${error.message}`, "bad");
     return null;
