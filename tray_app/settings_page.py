@@ -16,6 +16,7 @@ took the request. The rules:
 from __future__ import annotations
 
 import itertools
+import os
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -78,6 +79,7 @@ class TraySettings:
             network = wanted_changes.pop("network")
             wanted_changes["host"] = "0.0.0.0" if network else "127.0.0.1"
         self._refuse_exposure(wanted_changes)
+        self._refuse_missing_cli(wanted_changes.get("cli_path"))
         wanted = controller.plan(wanted_changes)
         differing = {
             name: value
@@ -117,6 +119,17 @@ class TraySettings:
         origins = changes.get("cors_origins")
         if isinstance(origins, list) and "*" in origins:
             raise ConfigError(NEEDS_KEY_FOR_EVERY_PAGE)
+
+    def _refuse_missing_cli(self, cli_path: object) -> None:
+        """A CLI path that names nothing runnable would fail every request; say so now."""
+        if not isinstance(cli_path, str) or not cli_path:
+            return
+        path = Path(cli_path).expanduser()
+        if not path.is_file() or not os.access(path, os.X_OK):
+            raise ConfigError(
+                f"No program at {cli_path}: give the full path of a claude executable, or leave "
+                "it empty to use the one this app was tested with."
+            )
 
     def _move(self, wanted: Settings, changes: Mapping[str, object], said: list[str]) -> Applied:
         controller = self._controller

@@ -133,6 +133,7 @@ def test_a_rebound_domain_cannot_change_settings_even_with_the_pass(
         ({"conversations": -1}, "conversations must not be negative"),
         ({"cors_origins": ["localhost:5173/"]}, "is not an origin"),
         ({"api_key": "x"}, "'api_key' cannot be changed here"),
+        ({"cli_path": "/nowhere/claude"}, "No program at /nowhere/claude: give the full path"),
         ({}, "at least one setting"),
     ],
 )
