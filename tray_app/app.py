@@ -22,8 +22,9 @@ from proxy_core.backend.environment import AUTH_MODE_SUBSCRIPTION
 from proxy_core.usage.quota import Crossing
 from tray_app.controller import TrayController
 from tray_app.icons import icon_image
+from tray_app.login import BrowserLogin
 from tray_app.menu import COPY_SETUP, SEPARATOR, Item, build_menu
-from tray_app.state import TrayState
+from tray_app.state import Phase, TrayState
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,16 @@ NO_MENU_HINT = (
     " install PyGObject with GTK 3 or AppIndicator (Debian: python3-gi"
     " gir1.2-ayatanaappindicator3-0.1; pip: 'claude-sdk-proxy[gtk]'). The proxy runs"
     " anyway; end it with Ctrl+C or kill."
+)
+
+NO_CLI = (
+    "No Claude Code CLI was found: this build leaves it out, or the path in Settings… names "
+    "nothing. Install Claude Code (https://claude.com/claude-code) or choose its path in "
+    "Settings…."
+)
+NOT_LOGGED_IN = (
+    "Not logged in to Claude yet: choose Log in to Claude… in this menu, and sign in with "
+    "your Claude account."
 )
 
 # pystray's X11 backend hands each update to the icon's loop over one X connection shared
@@ -73,12 +84,15 @@ class TrayApp:
         log_dir: str,
         open_login_terminal: Callable[[str], bool] = lambda cli: False,
         open_url: Callable[[str], bool] = lambda url: False,
+        browser_login: Callable[[str], BrowserLogin] = BrowserLogin,
         icon_class: Any = pystray.Icon,
     ) -> None:
         self._controller = controller
         self._open_url = open_url
         self._open_path = open_path
         self._open_login_terminal = open_login_terminal
+        self._browser_login = browser_login
+        self._told_first_step = False
         self._log_dir = log_dir
         self._shown: TrayState | None = None
         self._lock = threading.Lock()
@@ -157,10 +171,35 @@ class TrayApp:
     def _log_in(self) -> str:
         cli = find_cli(self._controller.settings.cli_path)
         if cli is None:
-            return "The Claude Code CLI was not found; install it or set CLAUDE_PROXY_CLI_PATH."
+            return NO_CLI
         if self._open_login_terminal(cli):
-            return "Log in in the terminal that opened, then choose Test connection."
-        return f'Run this in a terminal, then choose Test connection:\n"{cli}" /login'
+            return "Log in in the terminal that opened; the icon turns green once it works."
+        login = self._browser_login(cli)
+        address = login.start()
+        if address is None:
+            login.stop()
+            return f"The login did not start: {login.last_words()}"
+        self._controller.copy_text(address)
+        threading.Thread(
+            target=self._see_login_through, args=(login,), name="login", daemon=True
+        ).start()
+        return (
+            "Sign in to Claude in the browser that opened. If none did, open the sign-in "
+            "address: it is on the clipboard."
+        )
+
+    def _see_login_through(self, login: BrowserLogin) -> None:
+        worked = login.finish()
+        self._controller.recheck_login()
+        state = self._controller.state()
+        if worked and state.logged_in:
+            message = "Logged in to Claude: the proxy is ready."
+        elif worked:
+            message = "The login ended, but Claude Code still reports no login; try again."
+        else:
+            message = f"The login did not finish: {login.last_words()}"
+        on_ui_thread(self.refresh)
+        on_ui_thread(lambda: self.notify(message))
 
     def _open_page(self, url: str, what: str, path: str) -> str | None:
         """In the default browser; without one, the plain address (no ticket) is copied."""
@@ -190,6 +229,20 @@ class TrayApp:
                 return
             self._shown = state
             self._redraw(state)
+            self._tell_first_step(state)
+
+    def _tell_first_step(self, state: TrayState) -> None:
+        """Once per run, as soon as it is known: what to do before the proxy can serve."""
+        if self._told_first_step or state.phase is not Phase.RUNNING:
+            return
+        if state.cli_found is False:
+            message = NO_CLI
+        elif state.logged_in is False and state.auth_mode == AUTH_MODE_SUBSCRIPTION:
+            message = NOT_LOGGED_IN
+        else:
+            return
+        self._told_first_step = True
+        self.notify(message)
 
     def _redraw(self, state: TrayState) -> None:
         self.icon.icon = _image(state)

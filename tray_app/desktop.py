@@ -111,13 +111,13 @@ class SingleInstance:
 
 
 def open_login_terminal(cli: str) -> bool:
-    """Open a terminal running the Claude Code login; False when no terminal could be opened."""
-    command = f'"{cli}" /login'
+    """Open a terminal running `claude auth login`, which stays open after the CLI ends so
+    its last words can be read; False when no terminal could be opened."""
     if sys.platform == "darwin":
-        quoted = command.replace('"', '\\"')  # AppleScript string escaping
-        launcher = ["osascript", "-e", f'tell application "Terminal" to do script "{quoted}"']
+        command = f'"{cli}" auth login'.replace('"', '\\"')  # AppleScript string escaping
+        launcher = ["osascript", "-e", f'tell application "Terminal" to do script "{command}"']
     elif sys.platform == "win32":
-        launcher = ["cmd", "/c", "start", "cmd", "/k", command]
+        launcher = ["cmd", "/c", "start", "cmd", "/k", f'"{cli}" auth login']
     else:
         terminal = (
             shutil.which("x-terminal-emulator")
@@ -126,7 +126,9 @@ def open_login_terminal(cli: str) -> bool:
         )
         if terminal is None:
             return False
-        launcher = [terminal, "-e", cli, "/login"]
+        # The CLI's path goes in as $0, never into the script's text.
+        keep_open = '"$0" auth login; echo; printf "Press Enter to close this window. "; read _'
+        launcher = [terminal, "-e", "sh", "-c", keep_open, cli]
     try:
         subprocess.Popen(launcher, env=child_env(), start_new_session=True)
     except OSError:

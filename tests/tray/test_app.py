@@ -12,11 +12,16 @@ from typing import Any
 import pystray
 import pytest
 
+from proxy_core.config import Settings
 from proxy_core.testing.upstream_simulator import UpstreamSimulator
+from tests.conftest import wait_for_no_cli
 from tests.tray.test_controller import generate_key, status_of
-from tray_app.app import TrayApp
+from tray_app.app import NO_CLI, NOT_LOGGED_IN, TrayApp
+from tray_app.autostart import LinuxAutostart
 from tray_app.controller import TrayController
 from tray_app.desktop import SingleInstance
+from tray_app.login import BrowserLogin
+from tray_app.secrets import KeyStore
 from tray_app.state import Phase
 
 
@@ -139,21 +144,104 @@ def test_the_entry_point_has_a_headless_mode() -> None:
     assert result.returncode == 0 and "--headless" in result.stdout
 
 
-def test_log_in_opens_a_terminal_or_says_what_to_run(tray: TrayController, tmp_path: Path) -> None:
+FAKE_LOGIN = """#!/bin/sh
+# Says what `claude auth login` says without a terminal, then waits for the browser's return.
+echo "Opening browser to sign in…"
+echo "If the browser didn't open, visit:"
+echo "https://claude.ai/oauth/authorize?code=true&state=abc"
+printf "Paste code here if prompted > "
+while [ ! -e "{returned}" ]; do sleep 0.05; done
+echo "Login successful."
+"""
+
+
+def test_log_in_opens_a_terminal_where_there_is_one(tray: TrayController, tmp_path: Path) -> None:
     opened: list[str] = []
 
     def terminal(cli: str) -> bool:
         opened.append(cli)
         return True
 
-    with_terminal = quiet_app(tray, tmp_path, open_login_terminal=terminal)
-    with_terminal.dispatch("log_in", wait=True)
+    app = quiet_app(tray, tmp_path, open_login_terminal=terminal)
+    app.dispatch("log_in", wait=True)
     assert opened and opened[0].endswith("claude")
-    assert "terminal that opened" in with_terminal.icon.notifications[-1]
+    assert app.icon.notifications[-1] == (
+        "Log in in the terminal that opened; the icon turns green once it works."
+    )
 
-    without = quiet_app(tray, tmp_path)
-    without.dispatch("log_in", wait=True)
-    assert f'"{opened[0]}" /login' in without.icon.notifications[-1]
+
+def test_without_a_terminal_the_login_runs_in_the_browser_and_says_how_it_ended(
+    tray: TrayController, tmp_path: Path, clipboard: list[str]
+) -> None:
+    returned = tmp_path / "returned"
+    script = tmp_path / "fake-login"
+    script.write_text(FAKE_LOGIN.format(returned=returned))
+    script.chmod(0o755)
+    logins: list[BrowserLogin] = []
+
+    def browser_login(cli: str) -> BrowserLogin:
+        assert cli.endswith("claude")  # the CLI the proxy uses; the script stands in for it
+        logins.append(BrowserLogin(str(script), args=()))
+        return logins[-1]
+
+    app = quiet_app(tray, tmp_path, browser_login=browser_login)
+    app.dispatch("start", wait=True)
+    app.dispatch("log_in", wait=True)
+    assert app.icon.notifications[-1] == (
+        "Sign in to Claude in the browser that opened. If none did, open the sign-in address: "
+        "it is on the clipboard."
+    )
+    assert clipboard[-1] == "https://claude.ai/oauth/authorize?code=true&state=abc"
+    returned.touch()  # the browser came back to the CLI's local address
+    for _ in range(400):
+        if app.icon.notifications[-1].startswith("Logged in"):
+            break
+        time.sleep(0.025)
+    assert app.icon.notifications[-1] == "Logged in to Claude: the proxy is ready."
+    assert logins[0].finish(0) is True
+
+
+def test_the_pinned_clis_own_login_gives_its_sign_in_address_without_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from proxy_core.backend.cli_status import find_cli
+
+    cli = find_cli(None)
+    assert cli is not None
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / ".claude"))
+    monkeypatch.delenv("DISPLAY", raising=False)  # no browser opens here
+    login = BrowserLogin(cli)
+    try:
+        address = login.start()
+        assert address is not None and address.startswith("https://claude.ai/oauth/authorize?")
+    finally:
+        login.stop()
+    assert wait_for_no_cli(2.0) == []
+
+
+def test_a_missing_cli_is_named_with_what_to_do(
+    sim: UpstreamSimulator, tmp_path: Path, clipboard: list[str]
+) -> None:
+    controller = TrayController(
+        Settings(port=0, data_dir=tmp_path / "data", cli_path=str(tmp_path / "no-claude")),
+        config_path=tmp_path / "config.json",
+        keys=KeyStore(tmp_path / "key"),
+        autostart=LinuxAutostart(tmp_path / "autostart"),
+        copy=clipboard.append,
+    )
+    try:
+        app = quiet_app(controller, tmp_path)
+        app.dispatch("start", wait=True)
+        controller.recheck_login()
+        app.refresh()
+        app.refresh()
+        assert app.icon.notifications.count(NO_CLI) == 1, "said once, as soon as it is known"
+        assert "Install Claude Code" in NO_CLI and "Settings…" in NO_CLI
+        app.dispatch("log_in", wait=True)
+        assert app.icon.notifications[-1] == NO_CLI
+    finally:
+        controller.stop()
 
 
 @pytest.mark.skipif(
@@ -209,6 +297,8 @@ def test_a_missing_login_shows_as_soon_as_the_server_knows_it(
                 break
             time.sleep(0.05)
         assert texts(app.icon.menu)[0] == "Not logged in to Claude", "no menu action needed"
+        app.refresh()
+        assert app.icon.notifications.count(NOT_LOGGED_IN) == 1, "told once what to do"
     finally:
         watching.set()
 
