@@ -1,5 +1,5 @@
 # Build the app on Windows in a venv of its own (.venv-build), into dist\.
-#   powershell -File packaging\build.ps1 [--onefile] [--bundle-cli]
+#   powershell -File packaging\build.ps1 [--lean [--onefile]]
 $ErrorActionPreference = "Stop"
 Set-Location (Join-Path $PSScriptRoot "..")
 $python = ".venv-build\Scripts\python.exe"

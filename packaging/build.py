@@ -1,8 +1,10 @@
-"""Build the app for this OS into dist/: ``python packaging/build.py [--onefile] [--bundle-cli]``.
+"""Build the app for this OS into dist/: ``python packaging/build.py [--lean [--onefile]]``.
 
 Needs the build extra: ``pip install -e '.[build]'``. The result is
-``dist/claude-sdk-proxy/`` (a folder with the executable inside), ``dist/claude-sdk-proxy``
-with ``--onefile``, or ``dist/Claude SDK Proxy.app`` on macOS. The build checks that the
+``dist/claude-sdk-proxy/`` (a folder with the executable inside, and the Claude Code CLI this
+release was tested with), ``dist/claude-sdk-proxy`` with ``--lean --onefile``, or
+``dist/Claude SDK Proxy.app`` on macOS. ``--lean`` leaves the CLI out: the app then uses
+the user's ``claude``. The build checks that the
 executable it made starts and reports the right version.
 """
 
@@ -40,21 +42,23 @@ def size_on_disk(path: Path) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--onefile", action="store_true", help="one file instead of a folder")
     parser.add_argument(
-        "--bundle-cli",
+        "--lean",
         action="store_true",
-        help="ship claude-agent-sdk's Claude Code CLI inside (about 400 MB; folder builds only)",
+        help="leave out the Claude Code CLI the app carries (the app then uses the user's claude)",
+    )
+    parser.add_argument(
+        "--onefile", action="store_true", help="one file instead of a folder (with --lean)"
     )
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder")
     parser.add_argument(
         "--work", type=Path, default=ROOT / "build", help="PyInstaller's scratch folder"
     )
     args = parser.parse_args(argv)
-    if args.onefile and args.bundle_cli:
+    if args.onefile and not args.lean:
         parser.error(
-            "--bundle-cli works with folder builds only (a one-file build would unpack "
-            "400 MB at every start)"
+            "--onefile needs --lean: a one-file build carrying the CLI would unpack it at "
+            "every start"
         )
     return args
 
@@ -65,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print("PyInstaller is missing: pip install -e '.[build]'", file=sys.stderr)
         return 1
     spec_options = [
-        flag for flag, on in (("--onefile", args.onefile), ("--bundle-cli", args.bundle_cli)) if on
+        flag for flag, on in (("--onefile", args.onefile), ("--lean", args.lean)) if on
     ]
     command = [
         sys.executable,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the app on Linux or macOS in a venv of its own (.venv-build), into dist/.
-#   packaging/build.sh [--onefile] [--bundle-cli]
+#   packaging/build.sh [--lean [--onefile]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv-build

@@ -1,9 +1,11 @@
 """The real app built by ``packaging/build.py`` and run as a user runs it.
 
-One PyInstaller build per session (about 40 s on two cores), into a temporary
-folder. The chain is real except its far end: anthropic SDK -> the frozen
-executable -> its bundled claude-agent-sdk -> the user's ``claude`` (found on
-PATH, as the default build ships no CLI) -> upstream simulator.
+Two PyInstaller builds per session, into a temporary folder: the default one, which
+carries the Claude Code CLI this release pins (about 2 min on two cores), run with no
+``claude`` anywhere on PATH; and the lean one (``--lean``, about 40 s), which uses the
+user's. The chain is real except its far end: anthropic SDK -> the frozen executable ->
+its bundled claude-agent-sdk -> the CLI inside the app (or the user's) -> upstream
+simulator.
 """
 
 from __future__ import annotations
@@ -66,9 +68,7 @@ class FrozenApp:
     folder: Path
 
 
-@pytest.fixture(scope="session")
-def frozen_app(tmp_path_factory: pytest.TempPathFactory) -> FrozenApp:
-    out = tmp_path_factory.mktemp("frozen")
+def build_app(out: Path, *flags: str) -> FrozenApp:
     build = subprocess.run(
         [
             sys.executable,
@@ -77,6 +77,7 @@ def frozen_app(tmp_path_factory: pytest.TempPathFactory) -> FrozenApp:
             str(out / "dist"),
             "--work",
             str(out / "work"),
+            *flags,
         ],
         capture_output=True,
         text=True,
@@ -87,27 +88,47 @@ def frozen_app(tmp_path_factory: pytest.TempPathFactory) -> FrozenApp:
     return FrozenApp(executable=executable, folder=executable.parent)
 
 
+@pytest.fixture(scope="session")
+def frozen_app(tmp_path_factory: pytest.TempPathFactory) -> FrozenApp:
+    """The default build: the tested CLI inside."""
+    return build_app(tmp_path_factory.mktemp("frozen"))
+
+
+@pytest.fixture(scope="session")
+def lean_app(tmp_path_factory: pytest.TempPathFactory) -> FrozenApp:
+    return build_app(tmp_path_factory.mktemp("lean"), "--lean")
+
+
 @pytest.fixture
 def user_env(sim: UpstreamSimulator, tmp_path: Path) -> dict[str, str]:
-    """A user's environment: their own HOME and XDG folders, ``claude`` on PATH, their own
-    LD_LIBRARY_PATH, and the simulator as the CLI's upstream (inherited from os.environ)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    installed_cli = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
-    (bin_dir / "claude").symlink_to(installed_cli)
+    """A user's environment with no Claude Code installed: their own HOME and XDG folders and
+    LD_LIBRARY_PATH, no ``claude`` on PATH, and the simulator as the CLI's upstream (inherited
+    from os.environ)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_PROXY_")}
+    path = [folder for folder in env.get("PATH", "").split(os.pathsep) if folder]
     env.update(
         HOME=str(tmp_path / "home"),
         XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
         XDG_DATA_HOME=str(tmp_path / "xdg-data"),
         XDG_STATE_HOME=str(tmp_path / "xdg-state"),
-        PATH=os.pathsep.join([str(bin_dir), env.get("PATH", "")]),
+        PATH=os.pathsep.join(p for p in path if shutil.which("claude", path=p) is None),
         LD_LIBRARY_PATH=USER_LIBRARY_PATH,
     )
+    assert shutil.which("claude", path=env["PATH"]) is None
     # No screen; and not the tray tests' dummy pystray backend, whose run() hangs.
     for name in ("DISPLAY", "WAYLAND_DISPLAY", "PYSTRAY_BACKEND"):
         env.pop(name, None)
     return env
+
+
+@pytest.fixture
+def users_claude(user_env: dict[str, str], tmp_path: Path) -> Path:
+    """Claude Code installed by the user: a ``claude`` first on PATH."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "claude").symlink_to(Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude")
+    user_env["PATH"] = os.pathsep.join([str(bin_dir), user_env["PATH"]])
+    return bin_dir / "claude"
 
 
 @pytest.fixture
@@ -141,13 +162,20 @@ def files_under(folder: Path) -> set[Path]:
     return {path.relative_to(folder) for path in folder.rglob("*")}
 
 
-def test_the_app_reports_its_version_and_ships_no_cli(frozen_app: FrozenApp) -> None:
+def test_the_app_reports_its_version_and_carries_the_tested_cli(
+    frozen_app: FrozenApp, lean_app: FrozenApp
+) -> None:
     result = subprocess.run(
         [str(frozen_app.executable), "--version"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and f"claude-sdk-proxy {__version__}" in result.stdout
-    shipped = {str(path).replace(os.sep, "/") for path in files_under(frozen_app.folder)}
-    assert not [path for path in shipped if "claude_agent_sdk/_bundled" in path]
+    pinned = Path(claude_agent_sdk.__file__).parent / "_bundled"
+    carried = {str(path).replace(os.sep, "/") for path in files_under(frozen_app.folder)}
+    inside = [path for path in carried if path.endswith("claude_agent_sdk/_bundled/claude")]
+    assert len(inside) == 1
+    assert (frozen_app.folder / inside[0]).stat().st_size == (pinned / "claude").stat().st_size
+    lean = {str(path).replace(os.sep, "/") for path in files_under(lean_app.folder)}
+    assert not [path for path in lean if "claude_agent_sdk/_bundled" in path]
 
 
 def served_count(base_url: str) -> int:
@@ -155,7 +183,7 @@ def served_count(base_url: str) -> int:
         return int(json.loads(response.read())["last_24h"]["requests"])
 
 
-def test_headless_app_answers_through_the_users_claude(
+def test_headless_app_answers_with_no_claude_installed(
     frozen_app: FrozenApp,
     user_env: dict[str, str],
     run_app: list[subprocess.Popen[str]],
@@ -168,7 +196,11 @@ def test_headless_app_answers_through_the_users_claude(
     health = wait_healthy(base_url, process)
     cli = health["cli"]
     assert isinstance(cli, dict)
-    assert cli["path"] == str(Path(user_env["PATH"].split(os.pathsep)[0]) / "claude")
+    # The CLI inside the app, at the version this release pins.
+    assert Path(cli["path"]).is_relative_to(frozen_app.folder)
+    pinned = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude.version"
+    if pinned.is_file():
+        assert cli["version"] == pinned.read_text().split()[0]  # "2.1.332 (Claude Code)"
 
     client = anthropic_client(base_url)
     sim.enqueue(Text("from the frozen app", chunks=3, delay_between_chunks=0.3))
@@ -220,6 +252,27 @@ def test_headless_app_answers_through_the_users_claude(
     data = Path(user_env["XDG_DATA_HOME"]) / "claude-sdk-proxy"
     assert (data / "cli-workdir").is_dir() and (data / "usage.db").is_file()
     assert files_under(frozen_app.folder) == app_files
+
+
+def test_the_lean_app_answers_through_the_users_claude(
+    lean_app: FrozenApp,
+    user_env: dict[str, str],
+    users_claude: Path,
+    run_app: list[subprocess.Popen[str]],
+    sim: UpstreamSimulator,
+) -> None:
+    port = free_port()
+    process = start(run_app, lean_app, user_env, "--headless", "-p", str(port))
+    base_url = f"http://127.0.0.1:{port}"
+    health = wait_healthy(base_url, process)
+    assert isinstance(health["cli"], dict) and health["cli"]["path"] == str(users_claude)
+    sim.enqueue(Text("through your claude"))
+    reply = anthropic_client(base_url).messages.create(model=MODEL, max_tokens=50, messages=HI)
+    assert [block.text for block in reply.content if block.type == "text"] == [
+        "through your claude"
+    ]
+    process.send_signal(signal.SIGINT)
+    assert process.wait(15) == 0
 
 
 def test_without_a_display_the_tray_app_serves_headless_and_logs_to_the_user_log_folder(
