@@ -68,9 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     if importlib.util.find_spec("PyInstaller") is None:
         print("PyInstaller is missing: pip install -e '.[build]'", file=sys.stderr)
         return 1
-    spec_options = [
-        flag for flag, on in (("--onefile", args.onefile), ("--lean", args.lean)) if on
-    ]
+    spec_options = [flag for flag, on in (("--onefile", args.onefile), ("--lean", args.lean)) if on]
     command = [
         sys.executable,
         "-m",
