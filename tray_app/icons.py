@@ -65,30 +65,43 @@ def icon_image(
         outline=OUTLINE,
         width=max(1, round(3 * unit)),
     )
-    # A bracket pair: "an API", which stays readable when scaled down to 16 px.
-    stroke = max(1, round(6 * unit))
-    draw.line(
-        [(26 * unit, 16 * unit), (16 * unit, 32 * unit), (26 * unit, 48 * unit)],
-        fill=OUTLINE,
-        width=stroke,
-        joint="curve",
-    )
-    draw.line(
-        [(38 * unit, 16 * unit), (48 * unit, 32 * unit), (38 * unit, 48 * unit)],
-        fill=OUTLINE,
-        width=stroke,
-        joint="curve",
-    )
-    corner = 34 if size <= 24 else 40  # a bigger badge where pixels are few
-    box = (corner * unit, corner * unit, 62 * unit, 62 * unit)
+    for line in bracket_lines(size):
+        draw.line(line, fill=OUTLINE, width=bracket_stroke(size), joint="curve")
+    box = badge_box(size)
     _draw_badge(draw, badge_of(phase, attention=attention, warning=warning, api_key=api_key), box)
     return image
+
+
+def bracket_lines(size: int) -> list[list[Point]]:
+    """A bracket pair, "an API", which stays readable when scaled down to 16 px, up and left of
+    the badge so it never cuts into them; where pixels are few the badge grows and the
+    brackets move further."""
+    unit = size / 64
+    small = size <= 24
+    top, middle, low = (9, 23, 37) if small else (12, 28, 44)
+    brackets = ((18, 7), (27, 37)) if small else ((24, 12), (34, 46))  # (ends' x, point's x)
+    return [
+        [(ends * unit, top * unit), (point * unit, middle * unit), (ends * unit, low * unit)]
+        for ends, point in brackets
+    ]
+
+
+def bracket_stroke(size: int) -> int:
+    """Thinner where pixels are few, so the two brackets keep a gap between them."""
+    return max(1, round((5 if size <= 24 else 6) * size / 64))
+
+
+def badge_box(size: int) -> tuple[float, float, float, float]:
+    unit = size / 64
+    corner = 34 if size <= 24 else 40  # a bigger badge where pixels are few
+    return (corner * unit, corner * unit, 62 * unit, 62 * unit)
 
 
 def _draw_badge(draw: ImageDraw.ImageDraw, badge: str, box: tuple[float, ...]) -> None:
     left, top, right, bottom = box
     edge = max(1, round((right - left) / 8))  # the tile-coloured rim that parts it from the tile
-    mark = max(1, round((right - left) / 7))  # the stroke of a glyph inside it
+    # The stroke of a glyph inside it: at least a fifth of the badge where it is a few pixels.
+    mark = max(1, round((right - left) / (5 if right - left < 8 else 7)))
     middle_x, middle_y, inset = (left + right) / 2, (top + bottom) / 2, (right - left) * 0.3
     if badge == "warning":
         triangle: list[Point] = [(middle_x, top), (right, bottom), (left, bottom)]

@@ -9,7 +9,17 @@ import pytest
 from PIL import Image
 
 from proxy_core.client_setup import RECIPES
-from tray_app.icons import API_KEY_BLUE, PHASE_COLOURS, TILE, badge_of, icon_image, write_assets
+from tray_app.icons import (
+    API_KEY_BLUE,
+    PHASE_COLOURS,
+    TILE,
+    badge_box,
+    badge_of,
+    bracket_lines,
+    bracket_stroke,
+    icon_image,
+    write_assets,
+)
 from tray_app.menu import SEPARATOR, Item, build_menu
 from tray_app.state import Phase, TrayState
 
@@ -222,3 +232,61 @@ def test_the_badges_say_what_matters_most() -> None:
     assert badge_of(Phase.RUNNING, api_key=True) == "api_key"
     blue = icon_image(Phase.RUNNING, api_key=True, size=22)
     assert API_KEY_BLUE in colours_of(blue) and PHASE_COLOURS[Phase.RUNNING] not in colours_of(blue)
+
+
+LIGHT_PANEL = (240, 240, 240)
+DARK_PANEL = (32, 32, 36)
+
+
+@pytest.mark.parametrize("size", [16, 22, 24, 32])
+def test_the_badge_never_cuts_into_the_brackets(size: int) -> None:
+    stroke = bracket_stroke(size)
+    left, top, _, _ = badge_box(size)
+    for line in bracket_lines(size):
+        # The stroke's reach past each point, plus a pixel that parts them.
+        assert all(x + stroke / 2 + 1 <= left or y + stroke / 2 + 1 <= top for x, y in line)
+        assert max(x for x, _ in line) + stroke / 2 <= size and min(y for _, y in line) >= 0
+
+
+def on_panel(image: Image.Image, panel: tuple[int, int, int]) -> Image.Image:
+    backdrop = Image.new("RGBA", image.size, (*panel, 255))
+    backdrop.alpha_composite(image)
+    return backdrop.convert("RGB")
+
+
+def distance(pixel: object, colour: tuple[int, int, int]) -> int:
+    assert isinstance(pixel, tuple)
+    return sum(abs(int(a) - b) for a, b in zip(pixel, colour, strict=True))
+
+
+def test_every_state_reads_on_light_and_dark_panels() -> None:
+    """Each state at 16, 22 and 24 px on both panels, asserted and kept as one sheet in the
+    test artefacts for people to look at."""
+    from tests.browser_pages import ARTEFACTS
+
+    sizes, cell = (16, 22, 24), 28
+    sheet = Image.new("RGB", (cell * len(BADGE_CASES), cell * len(sizes) * 2))
+    rows = [(panel, size) for panel in (LIGHT_PANEL, DARK_PANEL) for size in sizes]
+    for row, (panel, size) in enumerate(rows):
+        for column, (name, case) in enumerate(BADGE_CASES.items()):
+            shown = on_panel(icon_image(size=size, **case), panel)
+            # The icon stands out of the panel as a whole tile: on a light one by its dark
+            # fill, on a dark one by its white outline (the fill is near a dark panel's colour).
+            apart = [
+                (x, y)
+                for x in range(size)
+                for y in range(size)
+                if distance(shown.getpixel((x, y)), panel) > 90
+            ]
+            width = max(x for x, _ in apart) - min(x for x, _ in apart) + 1
+            height = max(y for _, y in apart) - min(y for _, y in apart) + 1
+            assert min(width, height) >= size - 2, f"{name} at {size} px melts into the panel"
+            # ...and its badge corner is coloured, not the tile's or the panel's.
+            corner = shown.getpixel((size - 1 - size // 8, size - 1 - size // 8))
+            assert corner not in (panel, TILE), f"{name} at {size} px shows no badge"
+            framed = Image.new("RGB", (cell, cell), panel)
+            framed.paste(shown, ((cell - size) // 2, (cell - size) // 2))
+            sheet.paste(framed, (column * cell, row * cell))
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    enlarged = sheet.resize((sheet.width * 4, sheet.height * 4), Image.Resampling.NEAREST)
+    enlarged.save(ARTEFACTS / "tray-icons-light-and-dark.png")
