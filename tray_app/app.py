@@ -20,6 +20,7 @@ import pystray
 from proxy_core.backend.cli_status import find_cli
 from proxy_core.backend.environment import AUTH_MODE_SUBSCRIPTION
 from proxy_core.usage.quota import Crossing
+from proxy_core.web.settings_host import NotApplied
 from tray_app.controller import TrayController
 from tray_app.icons import icon_image
 from tray_app.login import BrowserLogin
@@ -162,7 +163,12 @@ class TrayApp:
         if action == "open_dashboard":
             return self._open_page(controller.dashboard_url(), "the dashboard", "/dashboard")
         if action == "open_settings":
-            return self._open_page(controller.settings_url(), "settings", "/settings")
+            try:
+                url, note = controller.settings_url()
+            except NotApplied as error:
+                return str(error)
+            opened = self._open_page(url, "settings", "/settings")
+            return " ".join(part for part in (note, opened) if part) or None
         if action == "about":
             return f"{APP_TITLE} {controller.about()}"
         method: Callable[[], str] = getattr(controller, action)

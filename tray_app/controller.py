@@ -242,9 +242,25 @@ class TrayController:
         """For the browser: with a key set, a one-time ticket in the fragment hands it over."""
         return self.server.dashboard_url()
 
-    def settings_url(self) -> str:
-        """For the browser: a one-time ticket in the fragment lets the page change settings."""
-        return self.server.settings_url()
+    def settings_url(self) -> tuple[str, str | None]:
+        """For the browser: a one-time ticket in the fragment lets the page change settings;
+        and what to tell the person, if anything. The page is served by the proxy, so a proxy
+        that is not running is started; where its port is taken, on any free port, unsaved,
+        so the page can change it (the only way left to do so)."""
+        if self.is_running():
+            return self.server.settings_url(), None
+        self.start()
+        if self.is_running():
+            return self.server.settings_url(), None
+        failure = self.server.error or "it did not start"
+        self._restart_with(replace(self.settings, port=0))
+        if not self.is_running():
+            raise NotApplied(f"The proxy cannot start ({failure}), so settings cannot open.")
+        note = (
+            f"The proxy could not use its port ({failure}); it runs on {self.server.base_url} "
+            "until you choose a port in Settings."
+        )
+        return self.server.settings_url(), note
 
     def copy_client_setup(self, recipe_id: str) -> str:
         chosen = recipe(recipe_id)

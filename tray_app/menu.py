@@ -54,8 +54,9 @@ def build_menu(state: TrayState) -> tuple[Item, ...]:
         Item("Test connection", "test_connection", enabled=running),
         Item("Open dashboard", "open_dashboard", enabled=running),
         SEPARATOR,
-        # Port, key, browser apps, kept conversations, the CLI: one page, not pop-ups.
-        Item("Settings…", "open_settings", enabled=running),
+        # Port, key, browser apps, kept conversations, the CLI: one page, not pop-ups. Open
+        # on an error too: a port taken at start is changed there.
+        Item("Settings…", "open_settings", enabled=not busy),
         # Reachable from the network only with a key: the subscription would be open otherwise.
         Item(
             "Bind to network (0.0.0.0)",

@@ -130,6 +130,11 @@ def test_windows_and_totals_survive_a_restart(
     first = make_proxy(data_dir=tmp_path / "kept")
     anthropic_client(first.base_url).messages.create(model=MODEL, max_tokens=16, messages=HI)
     before = wait_for_requests(first.base_url, 1)
+    # The CLI reports the windows on an event of its own, which may come after the request's row.
+    deadline = time.monotonic() + 10
+    while "five_hour" not in before["windows"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        before = usage_of(first.base_url)
     first.stop()
 
     again = make_proxy(data_dir=tmp_path / "kept")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ import pystray
 import pytest
 
 from proxy_core.config import Settings
+from proxy_core.server import port_holder
 from proxy_core.testing.upstream_simulator import UpstreamSimulator
 from tests.conftest import wait_for_no_cli
 from tests.tray.test_controller import generate_key, status_of
@@ -440,3 +442,38 @@ def test_open_dashboard_without_a_browser_copies_its_address(
     assert app.icon.notifications[-1] == (
         f"No browser could be opened; the dashboard is at {address} (copied)."
     )
+
+
+def test_a_port_taken_at_start_can_still_be_changed_in_settings(
+    sim: UpstreamSimulator, tmp_path: Path, clipboard: list[str]
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        controller = TrayController(
+            Settings(port=taken, data_dir=tmp_path / "data"),
+            config_path=tmp_path / "config.json",
+            keys=KeyStore(tmp_path / "key"),
+            autostart=LinuxAutostart(tmp_path / "autostart"),
+            copy=clipboard.append,
+        )
+        opened: list[str] = []
+        app = quiet_app(controller, tmp_path, open_url=lambda url: bool(opened.append(url)) or True)
+        try:
+            app.dispatch("start", wait=True)
+            assert controller.state().phase is Phase.ERROR
+            assert next(i for i in app.icon.menu.items if i.text == "Settings…").enabled
+            app.dispatch("open_settings", wait=True)
+            # Served from any free port, unsaved, so the page can choose the port.
+            stand_in = controller.server.base_url
+            assert controller.state().phase is Phase.RUNNING and not stand_in.endswith(f":{taken}")
+            assert opened[-1].startswith(f"{stand_in}/settings#ticket=")
+            assert app.icon.notifications[-1] == (
+                f"The proxy could not use its port (port {taken} on 127.0.0.1 is already in use"
+                f" by {port_holder(taken)}); it runs on {stand_in} until you choose a port in "
+                "Settings."
+            )
+            assert not (tmp_path / "config.json").exists()
+        finally:
+            controller.stop()

@@ -107,7 +107,8 @@ def test_every_action_is_named_and_checks_reflect_the_state() -> None:
     menu = build_menu(replace(RUNNING, start_at_login=True))
     assert by_text(menu, "Start at login").checked is True
     assert by_text(menu, "Settings…").enabled
-    assert not by_text(build_menu(replace(RUNNING, phase=Phase.STOPPED)), "Settings…").enabled
+    assert by_text(build_menu(replace(RUNNING, phase=Phase.ERROR)), "Settings…").enabled
+    assert not by_text(build_menu(replace(RUNNING, phase=Phase.STARTING)), "Settings…").enabled
     assert by_text(menu, "About").text == "About (auth: subscription)"
     assert by_text(menu, "Log in to Claude").enabled is False
     actions = [i.action for i in menu if i is not SEPARATOR and i.action] + [

@@ -46,7 +46,7 @@ def test_the_port_changes_in_the_browser_and_the_server_follows(
 
     tray.start()
     before = tray.server.base_url
-    page = open_page(browser, tray.settings_url())
+    page = open_page(browser, tray.settings_url()[0])
     expect(page.locator("#now-base-url")).to_have_text(before)
     assert page.url == f"{before}/settings", "the ticket leaves the address at once"
     expect(page.locator("#locked")).to_be_hidden()
@@ -74,7 +74,7 @@ def test_the_other_settings_restart_the_server_and_read_back(
 
     tray.start()
     base = tray.server.base_url
-    page = open_page(browser, tray.settings_url())
+    page = open_page(browser, tray.settings_url()[0])
     expect(page.locator("#now-warm_pool")).to_have_text("2")
     page.fill("#conversations", "1")
     page.fill("#warm_pool", "0")
@@ -111,7 +111,7 @@ def test_a_port_in_use_is_named_and_nothing_changes(
 
     tray.start()
     before = tray.server.base_url
-    page = open_page(browser, tray.settings_url())
+    page = open_page(browser, tray.settings_url()[0])
     expect(page.locator("#now-base-url")).to_have_text(before)
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -136,7 +136,7 @@ def test_a_key_set_in_the_browser_is_required_at_once(
 
     tray.start()
     base = tray.server.base_url
-    page = open_page(browser, tray.settings_url())
+    page = open_page(browser, tray.settings_url()[0])
     expect(page.locator("#now-key")).to_have_text("not set: only this machine can use the proxy")
     page.fill("#new-key", "my-own-key-0123")
     page.click("#key-set button[type=submit]")
