@@ -65,15 +65,23 @@ async def asset(request: web.Request) -> web.Response:
     )
 
 
-async def redeem_ticket(request: web.Request) -> web.Response:
+async def redeem_ticket_in(request: web.Request, book: TicketBook, expired: str) -> None:
+    """Trade the tray link's ticket (``{"ticket": ...}``) once; ``expired``: what to say when
+    it is not good (any more)."""
     body: Any = await read_json(request)
     ticket = body.get("ticket") if isinstance(body, dict) else None
     if not isinstance(ticket, str) or not ticket:
         raise InvalidRequestError('Send {"ticket": "..."}, as the tray\'s link gives it.')
-    if not request.app[tickets_key].redeem(ticket):
-        raise PermissionDeniedError(
-            "This dashboard link has expired or was used already: open it again from the tray."
-        )
+    if not book.redeem(ticket):
+        raise PermissionDeniedError(expired)
+
+
+async def redeem_ticket(request: web.Request) -> web.Response:
+    await redeem_ticket_in(
+        request,
+        request.app[tickets_key],
+        "This dashboard link has expired or was used already: open it again from the tray.",
+    )
     return web.json_response(
         {"api_key": request.app[settings_key].api_key}, headers={"Cache-Control": "no-store"}
     )

@@ -30,7 +30,7 @@ from proxy_core.config import ConfigError, config_file_path
 from proxy_core.errors import InvalidRequestError, PermissionDeniedError
 from proxy_core.http.keys import settings_key, status_key
 from proxy_core.http.responding import read_json
-from proxy_core.web.routes import PAGE_HEADERS, static_file
+from proxy_core.web.routes import PAGE_HEADERS, redeem_ticket_in, static_file
 from proxy_core.web.settings_host import (
     CHANGEABLE,
     Applied,
@@ -91,14 +91,11 @@ async def state(request: web.Request) -> web.Response:
 
 async def redeem_ticket(request: web.Request) -> web.Response:
     """The tray's link: a one-time ticket for the key and the settings pass."""
-    body: Any = await read_json(request)
-    ticket = body.get("ticket") if isinstance(body, dict) else None
-    if not isinstance(ticket, str) or not ticket:
-        raise InvalidRequestError('Send {"ticket": "..."}, as the tray\'s link gives it.')
-    if not request.app[settings_tickets_key].redeem(ticket):
-        raise PermissionDeniedError(
-            "This settings link has expired or was used already: choose Settings… in the tray."
-        )
+    await redeem_ticket_in(
+        request,
+        request.app[settings_tickets_key],
+        "This settings link has expired or was used already: choose Settings… in the tray.",
+    )
     host = _host(request.app)
     return web.json_response(
         {

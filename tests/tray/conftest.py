@@ -4,6 +4,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import keyring
 import pytest
@@ -26,18 +27,23 @@ def clipboard() -> list[str]:
     return []
 
 
-@pytest.fixture
-def tray(sim: UpstreamSimulator, tmp_path: Path, clipboard: list[str]) -> Iterator[TrayController]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(MemoryKeyring())
-    level = logging.getLogger().level  # the settings page may turn debug logging on
-    controller = TrayController(
-        Settings(port=0, data_dir=tmp_path / "data"),
+def controller_for(tmp_path: Path, clipboard: list[str], **settings: Any) -> TrayController:
+    """A tray controller whose files all live under ``tmp_path``; ``settings`` as the user's."""
+    return TrayController(
+        Settings(**{"port": 0, "data_dir": tmp_path / "data", **settings}),
         config_path=tmp_path / "config.json",
         keys=KeyStore(tmp_path / "key"),
         autostart=LinuxAutostart(tmp_path / "autostart"),
         copy=clipboard.append,
     )
+
+
+@pytest.fixture
+def tray(sim: UpstreamSimulator, tmp_path: Path, clipboard: list[str]) -> Iterator[TrayController]:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    level = logging.getLogger().level  # the settings page may turn debug logging on
+    controller = controller_for(tmp_path, clipboard)
     yield controller
     controller.stop()
     keyring.set_keyring(previous)

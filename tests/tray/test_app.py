@@ -13,17 +13,15 @@ from typing import Any
 import pystray
 import pytest
 
-from proxy_core.config import Settings
 from proxy_core.server import port_holder
 from proxy_core.testing.upstream_simulator import UpstreamSimulator
 from tests.conftest import wait_for_no_cli
+from tests.tray.conftest import controller_for
 from tests.tray.test_controller import generate_key, status_of
 from tray_app.app import NO_CLI, NOT_LOGGED_IN, TrayApp
-from tray_app.autostart import LinuxAutostart
 from tray_app.controller import TrayController
 from tray_app.desktop import SingleInstance
 from tray_app.login import BrowserLogin
-from tray_app.secrets import KeyStore
 from tray_app.state import Phase
 
 
@@ -225,13 +223,7 @@ def test_the_pinned_clis_own_login_gives_its_sign_in_address_without_a_terminal(
 def test_a_missing_cli_is_named_with_what_to_do(
     sim: UpstreamSimulator, tmp_path: Path, clipboard: list[str]
 ) -> None:
-    controller = TrayController(
-        Settings(port=0, data_dir=tmp_path / "data", cli_path=str(tmp_path / "no-claude")),
-        config_path=tmp_path / "config.json",
-        keys=KeyStore(tmp_path / "key"),
-        autostart=LinuxAutostart(tmp_path / "autostart"),
-        copy=clipboard.append,
-    )
+    controller = controller_for(tmp_path, clipboard, port=0, cli_path=str(tmp_path / "no-claude"))
     try:
         app = quiet_app(controller, tmp_path)
         app.dispatch("start", wait=True)
@@ -451,13 +443,7 @@ def test_a_port_taken_at_start_can_still_be_changed_in_settings(
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = holder.getsockname()[1]
-        controller = TrayController(
-            Settings(port=taken, data_dir=tmp_path / "data"),
-            config_path=tmp_path / "config.json",
-            keys=KeyStore(tmp_path / "key"),
-            autostart=LinuxAutostart(tmp_path / "autostart"),
-            copy=clipboard.append,
-        )
+        controller = controller_for(tmp_path, clipboard, port=taken)
         opened: list[str] = []
         app = quiet_app(controller, tmp_path, open_url=lambda url: bool(opened.append(url)) or True)
         try:

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from proxy_core.config import ConfigError, Settings
+from proxy_core.config import ConfigError
 from proxy_core.server import network_addresses
 from proxy_core.testing.upstream_simulator import UpstreamSimulator
 from proxy_core.web.settings_host import Applied, Change, NotApplied
 from tests.conftest import cli_processes, wait_for_no_cli
-from tray_app.autostart import LinuxAutostart
+from tests.tray.conftest import controller_for
 from tray_app.controller import TrayController
-from tray_app.secrets import KeyStore
 from tray_app.state import Phase
 
 
@@ -197,13 +196,7 @@ def test_a_login_that_changes_is_noticed_by_the_recheck(
     cli = tmp_path / "claude"
     cli.write_text(FAKE_CLI.format(flag=flag))
     cli.chmod(0o755)
-    controller = TrayController(
-        Settings(port=0, data_dir=tmp_path / "data", cli_path=str(cli)),
-        config_path=tmp_path / "config.json",
-        keys=KeyStore(tmp_path / "key"),
-        autostart=LinuxAutostart(tmp_path / "autostart"),
-        copy=clipboard.append,
-    )
+    controller = controller_for(tmp_path, clipboard, port=0, cli_path=str(cli))
     try:
         controller.start()
         controller.recheck_login()
