@@ -40,7 +40,13 @@ class KeyStore:
         self._fallback = fallback_file
 
     def _backend_name(self) -> str:
-        return str(keyring.get_keyring().name)  # e.g. "SecretService Keyring"
+        backend = keyring.get_keyring()
+        # keyring's chainer (several usable backends, as with libsecret's typelib beside the
+        # Secret Service): the first of them, by priority, is the one that holds the key.
+        chained = getattr(backend, "backends", None)
+        if chained:
+            backend = chained[0]
+        return str(backend.name)  # e.g. "SecretService Keyring"
 
     def load(self) -> Stored:
         try:

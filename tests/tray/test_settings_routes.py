@@ -90,7 +90,7 @@ def follow(base: str, change_id: int) -> dict[str, Any]:
     while time.monotonic() < deadline:
         try:
             status, state = call(f"{base}/settings/state")
-        except urllib.error.URLError:  # refused while it restarts
+        except OSError:  # refused or reset while it restarts
             continue
         change = state.get("change") or {}
         if status == 200 and change.get("id") == change_id and change["state"] != "restarting":
