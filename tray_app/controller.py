@@ -30,7 +30,7 @@ from proxy_core.web.settings_host import NotApplied
 from tray_app.autostart import Autostart, launch_command
 from tray_app.secrets import KeyStore
 from tray_app.settings_io import preview_settings, save_settings
-from tray_app.settings_page import TraySettings
+from tray_app.settings_page import NEEDS_KEY_FOR_NETWORK, TraySettings
 from tray_app.state import Phase, TrayState
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class TrayController:
         self._server_factory = server_factory
         # Changes come from the menu and the settings page at once: one at a time.
         self._changing = threading.RLock()
-        self.settings_page = TraySettings(self, config_path=config_path, autostart=autostart)
+        self.settings_page = TraySettings(self, config_path=config_path)
         # The keyring holds the tray's key; CLAUDE_PROXY_API_KEY still counts when it holds none.
         self.settings = replace(settings, api_key=keys.load().key or settings.api_key)
         # Told when a subscription window crosses 80 %, 95 % or is used up; every server
@@ -103,7 +103,7 @@ class TrayController:
             api_key_set=bool(self.settings.api_key),
             network_bound=not self.settings.is_loopback_only,
             network_urls=self.network_urls(),
-            start_at_login=self._autostart.is_enabled(),
+            start_at_login=self.starts_at_login(),
             browser_origins=self.settings.cors_origins,
             quota_words=quota.status_words() if quota is not None else None,
             quota_used=quota.fullest_fraction() if quota is not None else 0.0,
@@ -176,7 +176,7 @@ class TrayController:
     def toggle_network(self) -> str:
         host = "127.0.0.1" if not self.settings.is_loopback_only else "0.0.0.0"
         if host == "0.0.0.0" and not self.settings.api_key:
-            return "Set an API key first: without one, anyone on the network could use your plan."
+            return NEEDS_KEY_FOR_NETWORK
         changes = {"host": host}
         failure = self.restart_if_it_takes(self.plan(changes), changes)
         if failure is not None:
@@ -268,12 +268,18 @@ class TrayController:
         return f"Copied the setup for {chosen.client}: paste it into {chosen.where}."
 
     # -- start at login ------------------------------------------------------------------
+    def starts_at_login(self) -> bool:
+        return self._autostart.is_enabled()
+
+    def set_start_at_login(self, enabled: bool) -> str:
+        if enabled:
+            self._autostart.enable(launch_command())
+            return "Will start at login"
+        self._autostart.disable()
+        return "Will not start at login"
+
     def toggle_start_at_login(self) -> str:
-        if self._autostart.is_enabled():
-            self._autostart.disable()
-            return "Will not start at login"
-        self._autostart.enable(launch_command())
-        return "Will start at login"
+        return self.set_start_at_login(not self.starts_at_login())
 
     def recheck_login(self) -> None:
         """Ask the CLI again whether it is logged in (a login can expire between requests)."""

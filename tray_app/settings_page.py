@@ -10,7 +10,8 @@ took the request. The rules:
   nothing and says what holds it.
 - Anything else the server reads at start restarts it on the same port after the
   answer is sent; it is saved only once the server runs with it.
-- Start at login and the key's place in the keyring need no restart of their own.
+- Start at login (the controller's) and the key's place in the keyring need no restart of
+  their own.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from typing import TYPE_CHECKING
 from proxy_core.config import ConfigError, Settings
 from proxy_core.log import set_debug
 from proxy_core.web.settings_host import Applied, Change, ChangeState, KeyAction, NotApplied
-from tray_app.autostart import Autostart, launch_command
 from tray_app.secrets import generate_key
 
 if TYPE_CHECKING:
@@ -45,12 +45,9 @@ NEEDS_KEY_FOR_EVERY_PAGE = (
 class TraySettings:
     """A :class:`proxy_core.web.settings_host.SettingsHost` for the tray's servers."""
 
-    def __init__(
-        self, controller: TrayController, *, config_path: Path, autostart: Autostart
-    ) -> None:
+    def __init__(self, controller: TrayController, *, config_path: Path) -> None:
         self._controller = controller
         self._config_path = config_path
-        self._autostart = autostart
         # Lasts as long as the tray runs: restarts and port changes keep it.
         self._pass = secrets.token_urlsafe(32)
         self._ids = itertools.count(1)
@@ -63,7 +60,7 @@ class TraySettings:
 
     def host_values(self) -> Mapping[str, object]:
         return {
-            "start_at_login": self._autostart.is_enabled(),
+            "start_at_login": self._controller.starts_at_login(),
             "config_path": str(self._config_path),
         }
 
@@ -87,8 +84,8 @@ class TraySettings:
             if getattr(wanted, name) != self._running_value(name)
         }
         said = []
-        if start_at_login is not None and start_at_login != self._autostart.is_enabled():
-            said.append(self._set_start_at_login(bool(start_at_login)))
+        if start_at_login is not None and start_at_login != controller.starts_at_login():
+            said.append(f"{controller.set_start_at_login(bool(start_at_login))}.")
         if not differing:
             return Applied(
                 self._record(
@@ -163,13 +160,6 @@ class TraySettings:
     def _after_change(self, changes: Mapping[str, object]) -> None:
         if "debug" in changes:  # the log's level is the process's, not the server's
             set_debug(bool(changes["debug"]))
-
-    def _set_start_at_login(self, enabled: bool) -> str:
-        if enabled:
-            self._autostart.enable(launch_command())
-            return "Will start at login."
-        self._autostart.disable()
-        return "Will not start at login."
 
     # -- the API key ---------------------------------------------------------------------
     def change_key(self, action: KeyAction, key: str | None) -> Applied:

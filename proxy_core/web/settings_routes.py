@@ -30,7 +30,7 @@ from proxy_core.config import ConfigError, config_file_path
 from proxy_core.errors import InvalidRequestError, PermissionDeniedError
 from proxy_core.http.keys import settings_key, status_key
 from proxy_core.http.responding import read_json
-from proxy_core.web.routes import PAGE_HEADERS, redeem_ticket_in, static_file
+from proxy_core.web.routes import html_page, redeem_ticket_in
 from proxy_core.web.settings_host import (
     CHANGEABLE,
     Applied,
@@ -62,12 +62,7 @@ def _read_only_reason() -> str:
 
 
 async def page(request: web.Request) -> web.Response:
-    return web.Response(
-        body=static_file("settings.html"),
-        content_type="text/html",
-        charset="utf-8",
-        headers=PAGE_HEADERS,
-    )
+    return html_page("settings.html")
 
 
 async def state(request: web.Request) -> web.Response:
@@ -194,9 +189,7 @@ async def _answer(request: web.Request, work: Callable[[], Applied]) -> web.Stre
     """Run the host's part off the loop (it may start a server), answer, then do the rest."""
     try:
         applied = await asyncio.to_thread(work)
-    except ConfigError as error:
-        raise InvalidRequestError(str(error)) from None
-    except NotApplied as error:
+    except (ConfigError, NotApplied) as error:
         raise InvalidRequestError(str(error)) from None
     response = web.json_response(_applied_json(applied), headers=NO_STORE)
     if applied.then is None:

@@ -14,7 +14,7 @@ import pytest
 from tests.browser_pages import open_page, screenshot
 from tests.clients.test_browser import PageServer
 from tests.conftest import ProxyFactory
-from tests.tray.test_controller import status_of
+from tests.tray.test_controller import generate_key, status_of
 from tray_app.controller import TrayController
 
 pytestmark = pytest.mark.timeout(300)
@@ -174,6 +174,23 @@ def test_opened_without_the_tray_link_the_page_only_shows(
     expect(page.locator("#port")).to_be_disabled()
     expect(page.locator("#key-generate")).to_be_disabled()
     expect(page.locator("#now-base-url")).to_have_text(tray.server.base_url)
+
+
+def test_with_a_key_set_typing_it_unlocks_the_page(tray: TrayController, browser: object) -> None:
+    from playwright.sync_api import expect
+
+    tray.start()
+    key = generate_key(tray)
+    page = open_page(browser, f"{tray.server.base_url}/settings")
+    expect(page.locator("#key-form")).to_be_visible()
+    page.fill("#key-input", key)
+    page.click("#key-entry button[type=submit]")
+    expect(page.locator("#now-key")).to_have_text("set: clients must send it")
+    expect(page.locator("#locked")).to_be_hidden()
+    expect(page.locator("#port")).to_be_enabled()
+    # The one failure: the first read, refused (401) until the key was given.
+    failures = page.failures  # type: ignore[attr-defined]
+    assert [failure for failure in failures if "status of 401" not in failure] == []
 
 
 def test_another_page_in_the_browser_cannot_change_settings(

@@ -349,11 +349,16 @@ async function unlockWithKey(event) {
     byId("key-error").textContent = "That key was not accepted.";
     return;
   }
-  if (state.writable && state.effective.api_key_set && !settingsPass) {
-    const response = await fetch("/settings/unlock", { method: "POST", headers: headers() });
-    if (response.ok) remember(undefined, (await response.json()).settings_pass);
-    await refresh();
-  }
+  await unlockWithTheKey(state);
+}
+
+// Opened with the key but no tray link: where the proxy has a key, it unlocks changes too.
+async function unlockWithTheKey(state) {
+  if (!(state.writable && state.effective.api_key_set && apiKey && !settingsPass)) return;
+  const response = await fetch("/settings/unlock", { method: "POST", headers: headers() });
+  if (!response.ok) return;
+  remember(undefined, (await response.json()).settings_pass);
+  await refresh();
 }
 
 async function start() {
@@ -382,14 +387,7 @@ async function start() {
     tell(`The proxy did not answer: ${error.message}`, "bad");
     return null;
   });
-  // Opened with the key but no tray link: the key unlocks changes too.
-  if (state && state.writable && state.effective.api_key_set && apiKey && !settingsPass) {
-    const response = await fetch("/settings/unlock", { method: "POST", headers: headers() });
-    if (response.ok) {
-      remember(undefined, (await response.json()).settings_pass);
-      await refresh();
-    }
-  }
+  if (state) await unlockWithTheKey(state);
 }
 
 start();
