@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 
 import pytest
 
-from proxy_core.usage.quota import Crossing, QuotaBoard, Window, windows_from_report
+from proxy_core.usage.quota import Crossing, QuotaBoard, Window, reset_words, windows_from_report
 
 NOW = 1_800_000_000.0
 
@@ -121,3 +122,10 @@ def test_a_failing_listener_does_not_stop_the_others() -> None:
     board.subscribe(told.append)
     board.report(report(0.9), NOW)
     assert len(told) == 1
+
+
+def test_a_reset_past_midnight_names_its_day() -> None:
+    evening = datetime(2027, 1, 15, 22, 30).timestamp()
+    assert reset_words(int(evening + 1800), evening) == "at 23:00"
+    assert reset_words(int(evening + 3 * 3600), evening) == "on Sat 01:30"
+    assert reset_words(None, evening) == "at an unknown time"
