@@ -17,15 +17,16 @@ from typing import Any
 
 import pystray
 
-from proxy_core.backend.cli_status import find_cli
 from proxy_core.backend.environment import AUTH_MODE_SUBSCRIPTION
 from proxy_core.usage.quota import Crossing
 from proxy_core.web.settings_host import NotApplied
 from tray_app.controller import TrayController
 from tray_app.icons import icon_image
 from tray_app.login import BrowserLogin
+from tray_app.login_flow import NO_CLI, LoginFlow
 from tray_app.menu import COPY_SETUP, SEPARATOR, Item, build_menu
 from tray_app.state import Phase, TrayState
+from tray_app.tray_host import what_the_desktop_lacks
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +34,8 @@ APP_TITLE = "Claude SDK Proxy"
 LOGIN_RECHECK_S = 300.0  # `claude auth status` is local and takes ~0.2 s
 UNSETTLED_RECHECK_S = 5.0
 STATE_LOOK_S = 1.0  # reading the state is a snapshot of the server's, and nearly free
+TOLD_ABOUT_NO_MENU = "told-about-the-missing-menu"  # in the data folder, once per machine
 
-NO_MENU_HINT = (
-    "This tray backend shows the icon without a menu (pystray's X11 fallback). For the menu,"
-    " install PyGObject with GTK 3 or AppIndicator (Debian: python3-gi"
-    " gir1.2-ayatanaappindicator3-0.1; pip: 'claude-sdk-proxy[gtk]'). The proxy runs"
-    " anyway; end it with Ctrl+C or kill."
-)
-
-NO_CLI = (
-    "No Claude Code CLI was found: this build leaves it out, or the path in Settings… names "
-    "nothing. Install Claude Code (https://claude.com/claude-code) or choose its path in "
-    "Settings…."
-)
 NOT_LOGGED_IN = (
     "Not logged in to Claude yet: choose Log in to Claude… in this menu, and sign in with "
     "your Claude account."
@@ -91,8 +81,12 @@ class TrayApp:
         self._controller = controller
         self._open_url = open_url
         self._open_path = open_path
-        self._open_login_terminal = open_login_terminal
-        self._browser_login = browser_login
+        self._login = LoginFlow(
+            controller,
+            open_login_terminal=open_login_terminal,
+            browser_login=browser_login,
+            tell=self._tell_from_a_worker,
+        )
         self._told_first_step = False
         self._log_dir = log_dir
         self._shown: TrayState | None = None
@@ -103,6 +97,7 @@ class TrayApp:
             "claude-sdk-proxy", _image(state), APP_TITLE, menu=self._pystray_menu(state)
         )
         controller.quota_listeners.append(self._tell_quota)
+        controller.settings_page.on_quit = self._quit_from_the_page
 
     # -- model -> pystray -----------------------------------------------------------------
     def _pystray_menu(self, state: TrayState) -> pystray.Menu:
@@ -121,6 +116,7 @@ class TrayApp:
             (lambda icon, menu_item: self.dispatch(action)) if action else None,
             enabled=item.enabled,
             checked=(lambda _: bool(item.checked)) if item.checked is not None else None,
+            default=item.default,
         )
 
     # -- actions -----------------------------------------------------------------------------
@@ -159,53 +155,23 @@ class TrayApp:
             controller.copy_text(self._log_dir)
             return f"No file manager could open the logs; their folder is {self._log_dir} (copied)."
         if action == "log_in":
-            return self._log_in()
+            return self._login.start()
         if action == "open_dashboard":
             return self._open_page(controller.dashboard_url(), "the dashboard", "/dashboard")
         if action == "open_settings":
-            try:
-                url, note = controller.settings_url()
-            except NotApplied as error:
-                return str(error)
-            opened = self._open_page(url, "settings", "/settings")
-            return " ".join(part for part in (note, opened) if part) or None
+            return self._open_settings()
         if action == "about":
             return f"{APP_TITLE} {controller.about()}"
         method: Callable[[], str] = getattr(controller, action)
         return method()
 
-    def _log_in(self) -> str:
-        cli = find_cli(self._controller.settings.cli_path)
-        if cli is None:
-            return NO_CLI
-        if self._open_login_terminal(cli):
-            return "Log in in the terminal that opened; the icon turns green once it works."
-        login = self._browser_login(cli)
-        address = login.start()
-        if address is None:
-            login.stop()
-            return f"The login did not start: {login.last_words()}"
-        self._controller.copy_text(address)
-        threading.Thread(
-            target=self._see_login_through, args=(login,), name="login", daemon=True
-        ).start()
-        return (
-            "Sign in to Claude in the browser that opened. If none did, open the sign-in "
-            "address: it is on the clipboard."
-        )
-
-    def _see_login_through(self, login: BrowserLogin) -> None:
-        worked = login.finish()
-        self._controller.recheck_login()
-        state = self._controller.state()
-        if worked and state.logged_in:
-            message = "Logged in to Claude: the proxy is ready."
-        elif worked:
-            message = "The login ended, but Claude Code still reports no login; try again."
-        else:
-            message = f"The login did not finish: {login.last_words()}"
-        on_ui_thread(self.refresh)
-        on_ui_thread(lambda: self.notify(message))
+    def _open_settings(self) -> str | None:
+        try:
+            url, note = self._controller.settings_url()
+        except NotApplied as error:
+            return str(error)
+        opened = self._open_page(url, "settings", "/settings")
+        return " ".join(part for part in (note, opened) if part) or None
 
     def _open_page(self, url: str, what: str, path: str) -> str | None:
         """In the default browser; without one, the plain address (no ticket) is copied."""
@@ -218,13 +184,12 @@ class TrayApp:
     def _tell_quota(self, crossing: Crossing) -> None:
         """When a window crosses 80 %, 95 % or is used up. Called on the server's loop, which a
         notification (a D-Bus call) must not hold up: told from a thread of its own."""
-        message = crossing.message()
-
-        def tell() -> None:
-            on_ui_thread(lambda: self.notify(message))
-            on_ui_thread(self.refresh)
-
-        threading.Thread(target=tell, name="quota-notice", daemon=True).start()
+        threading.Thread(
+            target=self._tell_from_a_worker,
+            args=(crossing.message(),),
+            name="quota-notice",
+            daemon=True,
+        ).start()
 
     # -- pystray state -----------------------------------------------------------------------
     def refresh(self) -> None:
@@ -266,9 +231,37 @@ class TrayApp:
             except Exception:  # notifications are a courtesy; never fail an action on them
                 log.debug("Notification failed", exc_info=True)
 
-    def missing_menu_hint(self) -> str | None:
-        """What to tell the user when this backend cannot show a menu (no Quit, no Stop)."""
-        return None if getattr(self.icon, "HAS_MENU", True) else NO_MENU_HINT
+    def _tell_from_a_worker(self, message: str) -> None:
+        on_ui_thread(self.refresh)
+        on_ui_thread(lambda: self.notify(message))
+
+    def _quit_from_the_page(self) -> None:
+        self.dispatch("quit")
+
+    def show_yourself(self) -> str:
+        """A second launch asks where the app is: its settings page is its window."""
+        with self._lock:
+            state = self._controller.state()
+            said = f"{APP_TITLE} is already running: {state.status_line()}."
+            if state.phase is not Phase.STARTING:
+                said += " " + (self._open_settings() or "Its settings page opened.")
+        on_ui_thread(self.refresh)
+        on_ui_thread(lambda: self.notify(said))
+        return said
+
+    def _tell_what_the_desktop_lacks(self, starting: threading.Thread | None) -> None:
+        """A desktop with no tray, or an icon with no menu: said once, and on the page."""
+        told_before = self._controller.settings.data_dir / TOLD_ABOUT_NO_MENU
+        lack = what_the_desktop_lacks(self.icon, told_before)
+        if lack is None:
+            return
+        log.warning("%s", lack.note)
+        self._controller.settings_page.desktop_note = lack.note
+        on_ui_thread(lambda: self.notify(lack.note))
+        if lack.open_page:
+            if starting is not None:
+                starting.join()  # the page needs the server (or the free port after an error)
+            self.dispatch("open_settings")
 
     def watch_state(
         self, every_s: float = LOGIN_RECHECK_S, look_s: float = STATE_LOOK_S
@@ -294,8 +287,14 @@ class TrayApp:
     def run(self) -> None:
         def setup(icon: Any) -> None:
             # The proxy first: it must run even if the icon cannot be shown.
-            self.dispatch("start")
+            starting = self.dispatch("start")
             on_ui_thread(lambda: setattr(icon, "visible", True))
+            threading.Thread(
+                target=self._tell_what_the_desktop_lacks,
+                args=(starting,),
+                name="desktop-check",
+                daemon=True,
+            ).start()
 
         watching = self.watch_state()
         try:

@@ -1,4 +1,4 @@
-"""Small desktop services the tray needs: clipboard, opening a folder, one instance only.
+"""Small desktop services the tray needs: the clipboard, opening a folder, a page, a terminal.
 
 The programs started here get ``child_env()``: in a built app, the environment
 without the paths that point into the app (its libraries, its GTK modules).
@@ -11,8 +11,6 @@ import shutil
 import subprocess
 import sys
 import webbrowser
-from pathlib import Path
-from typing import IO
 
 from proxy_core.frozen import child_env
 
@@ -77,37 +75,6 @@ def open_url(url: str) -> bool:
     ):
         return False  # no screen: webbrowser would only find a text browser, with no terminal
     return webbrowser.open(url)
-
-
-class SingleInstance:
-    """Holds an OS lock on a file for the life of the process; a second holder is refused."""
-
-    def __init__(self, lock_file: Path) -> None:
-        self._path = lock_file
-        self._file: IO[str] | None = None
-
-    def acquire(self) -> bool:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self._path.open("a+")
-        try:
-            if sys.platform == "win32":
-                import msvcrt
-
-                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
-        self._file = handle  # kept open: closing it (or exiting) releases the lock
-        return True
-
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
 
 
 def open_login_terminal(cli: str) -> bool:

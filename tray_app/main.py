@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from proxy_core import cli as headless
 from proxy_core.backend.environment import drop_parent_session_variables
@@ -28,6 +29,8 @@ from proxy_core.log import configure_logging
 from proxy_core.version import __version__
 
 log = logging.getLogger("tray_app")
+
+DOOR_FILE = "tray-door.json"  # beside the lock: where a second launch finds the running app
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -60,12 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     prepare_environment()  # before anything starts a child process
     if args.headless:
         return headless.main(_headless_argv(args))
-    from tray_app.desktop import SingleInstance
+    from tray_app.instance import InstanceDoor, SingleInstance
 
     instance = SingleInstance(user_data_dir() / "tray.lock")
+    door_file = user_data_dir() / DOOR_FILE
     if not instance.acquire():
-        print("claude-sdk-proxy-tray is already running (see its icon).", file=sys.stderr)
-        return 1
+        return _second_launch(door_file)
     drop_parent_session_variables(os.environ)
     try:
         settings = load_settings(
@@ -101,13 +104,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         open_url=open_url,
     )
     log.info("claude-sdk-proxy %s tray starting", __version__)
-    hint = app.missing_menu_hint()
-    if hint:
-        log.warning("%s", hint)
-        print(hint, file=sys.stderr)
+    door = InstanceDoor(door_file, app.show_yourself)
     # A logout or `kill` ends the icon's loop, so the server stops cleanly and ends its CLIs.
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: app.icon.stop())
-    app.run()
-    controller.stop()
+    try:
+        app.run()
+    finally:
+        door.close()
+        controller.stop()
+    return 0
+
+
+def _second_launch(door_file: Path) -> int:
+    """Another launch while one runs: that one shows itself, and says where it is."""
+    from tray_app.instance import knock
+
+    answer = knock(door_file)
+    if answer is None:
+        print(
+            "claude-sdk-proxy-tray is already running but did not answer; its log is "
+            f"{user_log_dir() / 'tray.log'}.",
+            file=sys.stderr,
+        )
+        return 1
+    print(answer)
     return 0

@@ -22,6 +22,7 @@ class Item:
     enabled: bool = True
     checked: bool | None = None  # None: not a check item
     children: tuple[Item, ...] = ()
+    default: bool = False  # what a click on the icon does, where the desktop has such a click
 
 
 SEPARATOR = Item("-")
@@ -56,7 +57,7 @@ def build_menu(state: TrayState) -> tuple[Item, ...]:
         SEPARATOR,
         # Port, key, browser apps, kept conversations, the CLI: one page, not pop-ups. Open
         # on an error too: a port taken at start is changed there.
-        Item("Settings…", "open_settings", enabled=not busy),
+        Item("Settings…", "open_settings", enabled=not busy, default=True),
         # Reachable from the network only with a key: the subscription would be open otherwise.
         Item(
             "Bind to network (0.0.0.0)",

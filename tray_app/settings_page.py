@@ -53,6 +53,9 @@ class TraySettings:
         self._ids = itertools.count(1)
         self._record_lock = threading.Lock()
         self._change: Change | None = None
+        # Set by the tray app: what its desktop cannot show, and how it quits.
+        self.desktop_note: str | None = None
+        self.on_quit: Callable[[], None] | None = None
 
     @property
     def settings_pass(self) -> str:
@@ -62,6 +65,7 @@ class TraySettings:
         return {
             "start_at_login": self._controller.starts_at_login(),
             "config_path": str(self._config_path),
+            "desktop_note": self.desktop_note,
         }
 
     def last_change(self) -> Change | None:
@@ -160,6 +164,11 @@ class TraySettings:
     def _after_change(self, changes: Mapping[str, object]) -> None:
         if "debug" in changes:  # the log's level is the process's, not the server's
             set_debug(bool(changes["debug"]))
+
+    def quit(self) -> Applied:
+        if self.on_quit is None:
+            raise NotApplied("This app cannot be quit from its page; use its menu.")
+        return Applied(self._record("done", "Claude SDK Proxy has quit."), then=self.on_quit)
 
     # -- the API key ---------------------------------------------------------------------
     def change_key(self, action: KeyAction, key: str | None) -> Applied:

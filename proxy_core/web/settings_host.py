@@ -75,3 +75,7 @@ class SettingsHost(Protocol):
         take; in both cases nothing was saved."""
 
     def change_key(self, action: KeyAction, key: str | None) -> Applied: ...
+
+    def quit(self) -> Applied:
+        """End the program that runs the server (the page of an app with no menu has the
+        only Quit); done in ``then``, after the answer."""

@@ -1,4 +1,4 @@
-"""The settings page: GET /settings, its state, and the two kinds of change it sends.
+"""The settings page: GET /settings, its state, the two kinds of change it sends, and Quit.
 
 Reading takes the API key, as every other data route. Changing takes more, because
 a page in the person's browser is the one client here that other web pages can
@@ -185,6 +185,11 @@ async def change_key(request: web.Request) -> web.StreamResponse:
     return await _answer(request, lambda: host.change_key(cast(KeyAction, action), key))
 
 
+async def quit_app(request: web.Request) -> web.StreamResponse:
+    host = _writer(request)
+    return await _answer(request, host.quit)
+
+
 async def _answer(request: web.Request, work: Callable[[], Applied]) -> web.StreamResponse:
     """Run the host's part off the loop (it may start a server), answer, then do the rest."""
     try:
@@ -227,3 +232,4 @@ def add_routes(app: web.Application, host: SettingsHost | None) -> None:
     app.router.add_post(f"{SETTINGS}/unlock", unlock)
     app.router.add_post(f"{SETTINGS}/changes", change_settings)
     app.router.add_post(f"{SETTINGS}/api-key", change_key)
+    app.router.add_post(f"{SETTINGS}/quit", quit_app)

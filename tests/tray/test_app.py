@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -15,12 +16,15 @@ import pytest
 
 from proxy_core.server import port_holder
 from proxy_core.testing.upstream_simulator import UpstreamSimulator
+from proxy_core.usage.quota import reset_words
 from tests.conftest import wait_for_no_cli
 from tests.tray.conftest import controller_for
 from tests.tray.test_controller import generate_key, status_of
+from tests.tray.xvfb import wait_until
+from tray_app import tray_host
 from tray_app.app import NO_CLI, NOT_LOGGED_IN, TrayApp
 from tray_app.controller import TrayController
-from tray_app.desktop import SingleInstance
+from tray_app.instance import InstanceDoor, SingleInstance, knock
 from tray_app.login import BrowserLogin
 from tray_app.state import Phase
 
@@ -114,7 +118,7 @@ def test_a_second_instance_is_refused(tmp_path: Path) -> None:
     first = SingleInstance(lock)
     assert first.acquire()
     script = (
-        "import sys; from pathlib import Path; from tray_app.desktop import SingleInstance;"
+        "import sys; from pathlib import Path; from tray_app.instance import SingleInstance;"
         f"sys.exit(0 if SingleInstance(Path({str(lock)!r})).acquire() else 3)"
     )
     other = subprocess.run(
@@ -267,13 +271,91 @@ def test_the_clipboard_really_holds_what_was_copied(desktop: dict[str, str]) -> 
     assert pasted.stdout == "http://127.0.0.1:3456"
 
 
-def test_a_backend_without_a_menu_is_explained(tray: TrayController, tmp_path: Path) -> None:
-    class MenulessIcon(RecordingIcon):
-        HAS_MENU = False  # pystray's xorg backend: the icon shows, a click opens nothing
+def test_no_tray_host_is_said_in_a_notification_and_on_the_page_it_opens(
+    tray: TrayController, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tray_host, "tray_host_present", lambda backend: False)
+    monkeypatch.setattr(tray_host, "TRAY_HOST_GRACE_S", 0.1)
+    opened: list[str] = []
+    app = quiet_app(tray, tmp_path, open_url=lambda url: opened.append(url) or True)
+    starting = app.dispatch("start")
+    app._tell_what_the_desktop_lacks(starting)
+    wait_until(lambda: len(opened) == 1, 10, "the settings page")
+    assert opened[0].startswith(f"{tray.server.base_url}/settings#ticket=")
+    assert tray_host.NO_TRAY_HOST in app.icon.notifications
+    assert tray.settings_page.host_values()["desktop_note"] == tray_host.NO_TRAY_HOST
 
-    assert quiet_app(tray, tmp_path).missing_menu_hint() is None
-    hint = quiet_app(tray, tmp_path, icon_class=MenulessIcon).missing_menu_hint()
-    assert hint is not None and "PyGObject" in hint and "gtk" in hint
+    # Quit is on that page: the page's quit is the menu's.
+    assert tray.settings_page.on_quit is not None
+    tray.settings_page.on_quit()
+    wait_until(lambda: app.icon.stopped, 10, "the quit")
+    assert tray.state().phase is Phase.STOPPED
+
+
+def test_an_icon_without_a_menu_opens_the_page_on_a_click_and_once_by_itself(
+    tray: TrayController, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class MenulessIcon(RecordingIcon):
+        HAS_MENU = False  # pystray's xorg backend: a click runs the default item, no menu
+
+    monkeypatch.setattr(tray_host, "tray_host_present", lambda backend: True)
+    opened: list[str] = []
+    options: dict[str, Any] = {
+        "icon_class": MenulessIcon,
+        "open_url": lambda url: opened.append(url) or True,
+    }
+    first = quiet_app(tray, tmp_path, **options)
+    first._tell_what_the_desktop_lacks(first.dispatch("start"))
+    wait_until(lambda: len(opened) == 1, 10, "the settings page, the first time")
+    assert tray_host.NO_MENU in first.icon.notifications
+    assert "PyGObject" in tray_host.NO_MENU and "[gtk]" in tray_host.NO_MENU
+
+    default = next(item for item in first.icon.menu.items if item.default)
+    assert default.text == "Settings…", "a click on the icon opens the page"
+    default(first.icon)
+    wait_until(lambda: len(opened) == 2, 10, "the page, from a click")
+
+    again = quiet_app(tray, tmp_path, **options)  # the next start: told, but no page
+    again._tell_what_the_desktop_lacks(None)
+    assert again.icon.notifications == [tray_host.NO_MENU]
+    time.sleep(0.2)
+    assert len(opened) == 2
+
+
+def test_a_second_launch_is_answered_by_the_running_app(
+    app: TrayApp, tray: TrayController, tmp_path: Path
+) -> None:
+    opened: list[str] = []
+    app._open_url = lambda url: opened.append(url) or True
+    app.dispatch("start", wait=True)
+    door = InstanceDoor(tmp_path / "door.json", app.show_yourself)
+    try:
+        assert (tmp_path / "door.json").stat().st_mode & 0o077 == 0, "for this user only"
+        answer = knock(tmp_path / "door.json")
+    finally:
+        door.close()
+    assert answer == (
+        f"Claude SDK Proxy is already running: Running on {tray.server.base_url}. "
+        "Its settings page opened."
+    )
+    assert opened and opened[0].startswith(f"{tray.server.base_url}/settings#ticket=")
+    wait_until(lambda: answer in app.icon.notifications, 10, "the notification")
+    assert not (tmp_path / "door.json").exists()
+    assert knock(tmp_path / "door.json") is None, "nobody there: no answer, no hang"
+
+
+def test_a_knock_with_the_wrong_key_gets_nothing(app: TrayApp, tmp_path: Path) -> None:
+    shown: list[bool] = []
+    door = InstanceDoor(tmp_path / "door.json", lambda: shown.append(True) or "shown")
+    try:
+        facts = json.loads((tmp_path / "door.json").read_text())
+        forged = tmp_path / "forged.json"
+        forged.write_text(json.dumps({**facts, "key": "00" * 32}))
+        assert knock(forged, within_s=2) is None
+        assert knock(tmp_path / "door.json") == "shown", "the door still answers the right key"
+    finally:
+        door.close()
+    assert shown == [True]
 
 
 def test_a_missing_login_shows_as_soon_as_the_server_knows_it(
@@ -357,8 +439,10 @@ def test_the_windows_show_notify_once_and_turn_the_icon_amber(
     app = quiet_app(tray, tmp_path)
     app.dispatch("start", wait=True)
     app.dispatch("test_connection", wait=True)
-    reset = time.strftime("%H:%M", time.localtime(sim.quota.resets_at("five_hour")))
-    told = f"85% of the 5-hour limit is used; it resets at {reset}."
+    # "at 14:10" today, "on Thu 01:25" past midnight: the wording has tests of its own.
+    when = reset_words(sim.quota.resets_at("five_hour"))
+    reset = when.removeprefix("at ")
+    told = f"85% of the 5-hour limit is used; it resets {when}."
     # The CLI reports the windows just after the answer's last event.
     assert notified(app, lambda n: n == told)
     app.refresh()
@@ -372,7 +456,7 @@ def test_the_windows_show_notify_once_and_turn_the_icon_amber(
     sim.set_quota(five_hour=1.0)
     app.dispatch("test_connection", wait=True)
     assert any(
-        n.startswith("The 5-hour limit is used up; it resets at") for n in app.icon.notifications
+        n.startswith("The 5-hour limit is used up; it resets ") for n in app.icon.notifications
     )
     app.refresh()
     assert texts(app.icon.menu)[0] == "A subscription limit is used up: see the dashboard"

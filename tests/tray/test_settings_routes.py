@@ -15,6 +15,7 @@ import pytest
 from proxy_core.web.settings_routes import PASS_HEADER
 from tests.conftest import ProxyFactory
 from tests.tray.test_controller import generate_key, settle
+from tests.tray.xvfb import wait_until
 from tray_app.controller import TrayController
 
 
@@ -199,3 +200,29 @@ def test_the_headless_server_shows_its_settings_and_says_where_to_change_them(
         headers={"origin": proxy.base_url, PASS_HEADER: "guess"},
     )
     assert status == 403 and "started without the tray app" in body["error"]["message"]
+
+
+def test_quit_takes_the_pass_and_ends_the_app_only_after_answering(
+    tray: TrayController,
+) -> None:
+    tray.start()
+    base = tray.server.base_url
+    settings_pass = redeem(tray)["settings_pass"]
+    status, body = call(f"{base}/settings/quit", {}, headers=own(tray, settings_pass))
+    assert status == 400 and "cannot be quit from its page" in body["error"]["message"]
+
+    quitting: list[bool] = []
+    tray.settings_page.on_quit = lambda: quitting.append(tray.is_running())
+    status, body = call(f"{base}/settings/quit", {}, headers={"origin": base})
+    assert status == 403 and quitting == [], "no pass, no quit"
+    status, body = call(f"{base}/settings/quit", {}, headers=own(tray, settings_pass))
+    assert status == 200 and body["change"]["message"] == "Claude SDK Proxy has quit."
+    wait_until(lambda: quitting == [True], 10, "the quit, run after the answer")
+
+
+def test_the_page_says_what_the_desktop_cannot_show(tray: TrayController) -> None:
+    tray.start()
+    assert call(f"{tray.server.base_url}/settings/state")[1]["host"]["desktop_note"] is None
+    tray.settings_page.desktop_note = "This desktop has no system tray"
+    state = call(f"{tray.server.base_url}/settings/state")[1]
+    assert state["host"]["desktop_note"] == "This desktop has no system tray"

@@ -40,7 +40,8 @@ def wait_until(check, timeout_s: float, what: str) -> None:  # type: ignore[no-u
 
 
 @contextlib.contextmanager
-def desktop_session() -> Iterator[dict[str, str]]:
+def desktop_session(*, tray_host: bool = True) -> Iterator[dict[str, str]]:
+    """A virtual screen, with a panel holding a system tray unless ``tray_host`` is False."""
     display = free_display()
     env = {**os.environ, "DISPLAY": display, "NO_AT_BRIDGE": "1"}
     xvfb = subprocess.Popen(
@@ -48,14 +49,17 @@ def desktop_session() -> Iterator[dict[str, str]]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    tray_host = None
+    panel = None
     try:
         wait_until(
             lambda: subprocess.run(["xdpyinfo"], env=env, capture_output=True).returncode == 0,
             10,
             "Xvfb",
         )
-        tray_host = subprocess.Popen(
+        if not tray_host:
+            yield env
+            return
+        panel = subprocess.Popen(
             [
                 "trayer",
                 "--edge",
@@ -74,7 +78,7 @@ def desktop_session() -> Iterator[dict[str, str]]:
         subprocess.run([sys.executable, "-c", WAIT_FOR_TRAY], env=env, check=True, timeout=20)
         yield env
     finally:
-        for process in (tray_host, xvfb):
+        for process in (panel, xvfb):
             if process is not None:
                 process.terminate()
                 process.wait(10)

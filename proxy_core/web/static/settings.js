@@ -18,6 +18,7 @@ let apiKey = sessionStorage.getItem(KEY_STORE);
 let settingsPass = sessionStorage.getItem(PASS_STORE);
 let shown = null; // the values last read from the server, as the form holds them
 let busy = false;
+let ended = false; // quit from this page: nothing answers any more
 
 class NeedsKey extends Error {}
 
@@ -178,6 +179,10 @@ function render(state) {
     : "not set: only this machine can use the proxy";
   byId("key-shown").hidden = !(effective.api_key_set && apiKey);
   byId("key-value").value = apiKey || "";
+  const note = state.host.desktop_note;
+  byId("desktop-note").textContent = note || "";
+  byId("desktop-note").hidden = !note;
+  byId("quit-row").hidden = !state.writable;
   renderAccess(state);
   const pill = byId("state");
   pill.textContent = "Running";
@@ -198,7 +203,7 @@ function renderAccess(state) {
   locked.textContent = reason || "";
   locked.hidden = !reason;
   const canChange = Boolean(state.writable && settingsPass) && !busy;
-  for (const control of document.querySelectorAll("#changes input, #changes textarea, #key-set input, #key-set button")) {
+  for (const control of document.querySelectorAll("#changes input, #changes textarea, #key-set input, #key-set button, #quit")) {
     control.disabled = !canChange;
   }
   byId("save").disabled = !canChange || Object.keys(changes()).length === 0;
@@ -340,6 +345,26 @@ function clearKey() {
   if (sure) sendKey({ action: "clear" }, "");
 }
 
+async function quitApp() {
+  const sure = window.confirm(
+    "Quit Claude SDK Proxy? Clients that use it stop working until it is started again.");
+  if (!sure) return;
+  const answer = await post("/settings/quit", {}).catch((error) => {
+    tell(error.message, "bad");
+    return null;
+  });
+  if (!answer) return;
+  ended = true;
+  byId("settings").hidden = true;
+  const told = byId("ended");
+  told.textContent = `${answer.change.message} Start it again from your applications `
+    + "menu; this page can be closed.";
+  told.hidden = false;
+  const pill = byId("state");
+  pill.textContent = "Quit";
+  pill.dataset.state = "down";
+}
+
 async function unlockWithKey(event) {
   event.preventDefault();
   remember(byId("key-input").value.trim(), undefined);
@@ -370,6 +395,7 @@ async function start() {
   byId("key-set").addEventListener("submit", setKey);
   byId("key-generate").addEventListener("click", generateKey);
   byId("key-clear").addEventListener("click", clearKey);
+  byId("quit").addEventListener("click", quitApp);
   byId("key-show").addEventListener("click", () => {
     const field = byId("key-value");
     field.type = field.type === "password" ? "text" : "password";
@@ -381,7 +407,7 @@ async function start() {
   });
   await redeemTicket();
   setInterval(() => {
-    if (!busy && !byId("settings").hidden) refresh().catch(() => {});
+    if (!busy && !ended && !byId("settings").hidden) refresh().catch(() => {});
   }, REFRESH_MS);
   const state = await refresh().catch((error) => {
     tell(`The proxy did not answer: ${error.message}`, "bad");
