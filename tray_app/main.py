@@ -85,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"No system tray available ({error}); running headless.", file=sys.stderr)
         return headless.main(_headless_argv(args))
     from tray_app.autostart import for_this_platform
+    from tray_app.clickable_icon import tray_icon_class
     from tray_app.controller import TrayController
     from tray_app.desktop import copy_to_clipboard, open_login_terminal, open_path, open_url
     from tray_app.secrets import KeyStore
@@ -102,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_dir=str(user_log_dir()),
         open_login_terminal=open_login_terminal,
         open_url=open_url,
+        icon_class=tray_icon_class(),
     )
     log.info("claude-sdk-proxy %s tray starting", __version__)
     door = InstanceDoor(door_file, app.show_yourself)
