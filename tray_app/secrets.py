@@ -11,8 +11,11 @@ import contextlib
 import logging
 import os
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import keyring
 from keyring.errors import KeyringError
@@ -22,6 +25,16 @@ log = logging.getLogger(__name__)
 SERVICE = "claude-sdk-proxy"
 ACCOUNT = "api-key"
 KEY_PREFIX = "csp-"
+# A locked keyring asks for its password in a prompt, which a person answers in seconds; a
+# prompt nobody can see (no prompter on the display, a session without one) is never
+# answered, and the tray would wait for it with no icon and no server.
+KEYRING_ANSWER_S = 20.0
+
+T = TypeVar("T")
+
+
+class KeyringSilent(KeyringError):
+    """The keyring did not answer in time."""
 
 
 def generate_key() -> str:
@@ -48,9 +61,15 @@ class KeyStore:
             backend = chained[0]
         return str(backend.name)  # e.g. "SecretService Keyring"
 
-    def load(self) -> Stored:
+    def load(self, *, answer_within_s: float = KEYRING_ANSWER_S) -> Stored:
         try:
-            key = keyring.get_password(SERVICE, ACCOUNT)
+            key = _within(answer_within_s, lambda: keyring.get_password(SERVICE, ACCOUNT))
+        except KeyringSilent:
+            log.warning(
+                "The keyring did not answer within %g s (locked, with an unlock prompt "
+                "nobody can see?): starting without the key it may hold; reading the key file",
+                answer_within_s,
+            )
         except KeyringError as error:
             log.info("No usable keyring (%s); reading the key file", type(error).__name__)
         else:
@@ -87,3 +106,25 @@ class KeyStore:
         descriptor = os.open(self._fallback, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
             file.write(key)
+
+
+def _within(seconds: float, call: Callable[[], T]) -> T:
+    """``call()``'s result, or KeyringSilent when it takes longer; it is then left running
+    on a thread of its own, as a keyring call cannot be interrupted."""
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as error:  # handed to the caller's thread as it is
+            failure.append(error)
+
+    worker = threading.Thread(target=run, name="keyring", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if failure:
+        raise failure[0]
+    if not outcome and worker.is_alive():
+        raise KeyringSilent(f"no answer within {seconds:g} s")
+    return outcome[0]

@@ -6,6 +6,8 @@ import shutil
 import stat
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 from keyring.backends import fail
 
 from tests.tray.memory_keyring import MemoryKeyring
-from tray_app.secrets import KEY_PREFIX, KeyStore, generate_key
+from tray_app.secrets import KEY_PREFIX, KeyStore, Stored, generate_key
 
 SESSION_SCRIPT = Path(__file__).parent / "scripts" / "secret_service_session.sh"
 
@@ -95,3 +97,37 @@ def test_a_real_secret_service_round_trip(tmp_path: Path) -> None:
     assert where == "keyring (SecretService Keyring)"
     assert loaded == direct == "csp-real" and after_clear == "None"
     assert not (tmp_path / "f").exists()
+
+
+class SilentKeyring(MemoryKeyring):
+    """A keyring waiting on an unlock prompt nobody answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = threading.Event()
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.answer.wait(30)
+        return super().get_password(service, username)
+
+
+def test_a_keyring_that_never_answers_does_not_hold_up_the_start(
+    tmp_path: Path, use_backend, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    backend = SilentKeyring()
+    use_backend(backend)
+    try:
+        path = tmp_path / "api-key"
+        started = time.monotonic()
+        assert KeyStore(path).load(answer_within_s=0.3) == Stored(None, "nowhere")
+        assert time.monotonic() - started < 5
+        assert "The keyring did not answer within 0.3 s" in caplog.text
+        path.write_text("csp-from-the-file")
+        assert KeyStore(path).load(answer_within_s=0.3).key == "csp-from-the-file"
+    finally:
+        backend.answer.set()
+
+
+def test_a_keyring_error_inside_the_wait_is_the_callers(tmp_path: Path, use_backend) -> None:  # type: ignore[no-untyped-def]
+    use_backend(fail.Keyring())
+    assert KeyStore(tmp_path / "api-key").load(answer_within_s=5) == Stored(None, "nowhere")
