@@ -14,13 +14,22 @@ fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e ".${1:+[$1]}"
-    # The tests drive the real Linux menus when PyGObject can be built here; they skip otherwise.
-    if [ "${1:-}" = test ] && [ "$(uname -s)" = Linux ] \
-        && pkg-config --exists gobject-introspection-1.0 cairo 2>/dev/null; then
-        .venv/bin/python -m pip install --quiet -e ".[gtk]" \
-            || echo "note: PyGObject did not build; the real-menu tests will be skipped"
-    fi
     touch "$stamp"
+fi
+# The Linux tray menu needs PyGObject, built into the venv when its headers are installed:
+# the app (scripts/run) then has its full menu and the tests drive the real menus. Without
+# it the icon has no menu (a click opens the settings page) and the real-menu tests skip.
+if [ "$(uname -s)" = Linux ] && { [ -z "${1:-}" ] || [ "${1:-}" = test ]; } \
+    && ! .venv/bin/python -c 'import gi' 2>/dev/null; then
+    if ! pkg-config --exists gobject-introspection-1.0 cairo 2>/dev/null; then
+        echo "note: the tray icon has no menu without PyGObject: install libgirepository1.0-dev" \
+            "and libcairo2-dev (Debian), then run this again" >&2
+    elif [ ! -f .venv/.gtk-failed ] || [ pyproject.toml -nt .venv/.gtk-failed ]; then
+        .venv/bin/python -m pip install --quiet -e ".[gtk]" || {
+            touch .venv/.gtk-failed
+            echo "note: PyGObject did not build: the tray icon will have no menu" >&2
+        }
+    fi
 fi
 # The real node clients the tests drive (Codex, the AI SDK), pinned by tests/clients/package-lock.json.
 if [ "${1:-}" = test ] && command -v npm >/dev/null 2>&1; then
