@@ -22,8 +22,6 @@ from typing import Any
 from claude_agent_sdk import (
     ClaudeAgentOptions,
     ClaudeSDKClient,
-    CLIConnectionError,
-    CLINotFoundError,
     Message,
     RateLimitEvent,
     ResultMessage,
@@ -105,7 +103,7 @@ class CLISession:
         return self._closing
 
     async def start(self) -> None:
-        """Spawn the CLI and wait until it is connected; raises BackendUnavailableError."""
+        """Spawn the CLI and wait until it is connected; raises what the SDK raised if not."""
         self._task = asyncio.get_running_loop().create_task(self._own(), name="cli-session")
         await asyncio.shield(self._ready)
 
@@ -139,22 +137,15 @@ class CLISession:
         try:
             try:
                 await client.connect()
-            except CLINotFoundError as exc:
-                raise errors.BackendUnavailableError(
-                    "The Claude Code CLI was not found. Install it or set CLAUDE_PROXY_CLI_PATH."
-                ) from exc
-            except CLIConnectionError as exc:
-                raise errors.BackendUnavailableError(
-                    f"The Claude Code CLI could not start: {exc}"
-                ) from exc
+            except Exception as error:  # the spawner says what it means (failures.start_failure)
+                self._fail_start(error)
+                return
             process = _cli_process(client)
             if process is not None:
                 self.pid = process.pid
                 self._orphans.track(process.pid)
             self._ready.set_result(None)
             await self._serve_until_aborted(client)
-        except errors.ProxyError as error:
-            self._fail_start(error)
         except Exception as exc:
             # The CLI died or broke its protocol. The turn learns it below as SESSION_ENDED,
             # which lets a request that had no answer yet start over in a new CLI.
@@ -175,7 +166,7 @@ class CLISession:
                 self._orphans.untrack(self.pid)
             self._on_exit(self)
 
-    def _fail_start(self, error: errors.ProxyError) -> None:
+    def _fail_start(self, error: Exception) -> None:
         if not self._ready.done():
             self._ready.set_exception(error)
             # Marked as seen: when nobody is waiting any more (an aborted start), asyncio

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import time
 
+from claude_agent_sdk import CLIConnectionError, CLINotFoundError
+
 from proxy_core import errors
 
 LOGIN_HINT = "Run `claude /login` (or `claude auth login`) on this machine, then retry."
@@ -71,3 +73,16 @@ def failure_to_error(
         error.status = status
         return error
     return errors.BackendError(message)
+
+
+def start_failure(error: Exception) -> errors.ProxyError:
+    """Why a CLI did not start, as the client should read it."""
+    if isinstance(error, errors.ProxyError):
+        return error
+    if isinstance(error, CLINotFoundError):
+        return errors.BackendUnavailableError(
+            "The Claude Code CLI was not found. Install it or set CLAUDE_PROXY_CLI_PATH."
+        )
+    if isinstance(error, CLIConnectionError):
+        return errors.BackendUnavailableError(f"The Claude Code CLI could not start: {error}")
+    return errors.BackendUnavailableError(f"The Claude Code CLI did not start: {error}")

@@ -116,7 +116,7 @@ def test_many_requests_with_cancellations_leave_nothing_behind(
             history = [{"role": "user", "content": f"question {round_number}"}]
             assert client.messages.create(model=MODEL, max_tokens=8, messages=history).content
     # Cancelled requests leave nothing; finished conversations stay parked for their next turn.
-    parked = loaded_backend(proxy).conversations
+    parked = loaded_backend(proxy).clis.conversations
     deadline = time.monotonic() + 1.5
     while len(cli_processes()) != len(parked) and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -31,7 +31,7 @@ def backend_of(proxy: ProxyServer) -> ClaudeSDKBackend:
 
 def wait_for_spares(proxy: ProxyServer, count: int) -> None:
     deadline = time.monotonic() + 15
-    while len(backend_of(proxy).pool) != count:
+    while backend_of(proxy).cli_counts()["spares"] != count:
         assert time.monotonic() < deadline, f"expected {count} ready spare(s)"
         time.sleep(0.02)
 
@@ -124,7 +124,7 @@ def test_without_a_pool_no_cli_is_started_ahead(
     proxy = make_proxy(warm_pool=0, conversations=0)
     ask(anthropic_client(proxy.base_url), "Hello.")
     time.sleep(0.5)  # long enough for a spare to have begun starting
-    assert cli_processes() == [] and len(backend_of(proxy).pool) == 0
+    assert cli_processes() == [] and backend_of(proxy).cli_counts()["spares"] == 0
 
 
 def test_stopping_the_proxy_ends_its_spares(
@@ -155,5 +155,5 @@ def test_a_one_off_request_leaves_no_cli_and_takes_no_spare(
         assert time.monotonic() < deadline, "the one-off's CLI must end with its answer"
         time.sleep(0.02)
     time.sleep(0.5)  # past the quiet period: a refill would have started by now
-    assert len(backend_of(proxy).pool) == 1, "the spare is neither taken nor doubled"
+    assert backend_of(proxy).cli_counts()["spares"] == 1, "the spare is neither taken nor doubled"
     assert len(backend_of(proxy).list_sessions()) == 1, "only the real conversation is kept"

@@ -1,0 +1,214 @@
+"""Every Claude Code process the backend runs, from its spawn to its end, in one place.
+
+A request leases a CLI and gives it back. The lease comes, in this order, from the
+conversation the request continues (a CLI kept after its last turn: only the last
+message is sent), from the warm spares of the request's shape, or from a fresh spawn;
+should a kept or spare CLI turn out to be gone before it answered, the next one is
+offered. Given back with a keep key, the CLI is kept for the conversation's next turn;
+without one it is ended, and the request's slot is held until it is gone, so the
+concurrency limit bounds processes.
+
+Here live the live set (ended at shutdown), the orphan guard (a crashed proxy's CLIs,
+ended at the next start), the kept conversations, the spares and when they start, and
+the owner's wait for the keep-or-end decision after a clean turn. The backend only
+turns a request into a turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from claude_agent_sdk import ClaudeAgentOptions
+
+from proxy_core.backend.base import BackendRequest
+from proxy_core.backend.cli_session import CLISession, Turn
+from proxy_core.backend.conversations import ConversationStore, conversation_key
+from proxy_core.backend.failures import start_failure
+from proxy_core.backend.options import spawn_key, system_prompt_folder
+from proxy_core.backend.orphans import OrphanGuard
+from proxy_core.backend.warm_pool import WarmPool
+from proxy_core.config import Settings
+from proxy_core.errors import BackendTimeoutError, BackendUnavailableError
+from proxy_core.usage.quota import QuotaBoard
+
+# Shapes whose last request is remembered (how it began: a new conversation or a next turn).
+SHAPES_REMEMBERED = 64
+SHUTDOWN_WAIT_S = 5.0
+
+
+class Shape:
+    """What a request's CLI is fixed to at spawn, worked out once per request."""
+
+    def __init__(
+        self, request: BackendRequest, options_for: Callable[[BackendRequest], ClaudeAgentOptions]
+    ) -> None:
+        self._request = request
+        self._options_for = options_for
+        self.key = spawn_key(request)
+
+    @cached_property
+    def options(self) -> ClaudeAgentOptions:
+        return self._options_for(self._request)
+
+
+@dataclass
+class Lease:
+    """A CLI lent to one request: what to send it, and how the request may give it back."""
+
+    session: CLISession
+    to_send: list[dict[str, Any]]
+    keep: bool  # the request may keep it for a next turn
+    last: bool  # no other CLI would be offered should this one be gone
+
+
+class CLIs:
+    def __init__(
+        self,
+        settings: Settings,
+        options_for: Callable[[BackendRequest], ClaudeAgentOptions],
+        quota: QuotaBoard,
+        *,
+        session_class: type[CLISession] = CLISession,  # a stand-in in the unit tests
+    ) -> None:
+        self._settings = settings
+        self._options_for = options_for
+        self._quota = quota
+        self._session_class = session_class
+        self._closed = False
+        self._live: set[CLISession] = set()
+        self._orphans = OrphanGuard(settings.data_dir / "cli-processes")
+        self._orphans.reap()
+        # The CLIs that read these files are gone (reaped just now): start with none.
+        shutil.rmtree(system_prompt_folder(settings), ignore_errors=True)
+        self.conversations = ConversationStore(settings.conversations)
+        self._requests_running = 0
+        # Per shape, whether its last request began a new conversation: a client sending
+        # new conversations in a row (a tool, an agent framework's side calls) gets its next
+        # spare started at once; one continuing conversations gets it once turns pause.
+        self._new_in_a_row: OrderedDict[str, bool] = OrderedDict()
+        self.pool = WarmPool(
+            settings.warm_pool,
+            self.spawn,
+            ttl_s=settings.conversation_ttl_s,
+            quiet=lambda: self._requests_running == 0,
+        )
+
+    def shape(self, request: BackendRequest) -> Shape:
+        return Shape(request, self._options_for)
+
+    @contextlib.contextmanager
+    def request_running(self) -> Iterator[None]:
+        """Spares that wait for quiet wait until no request runs (see warm_pool)."""
+        self._requests_running += 1
+        try:
+            yield
+        finally:
+            self._requests_running -= 1
+
+    async def spawn(self, options: ClaudeAgentOptions) -> CLISession:
+        """A new CLI, connected; the SDK's start failures become the proxy's errors here."""
+        if self._closed:  # a request wound down by the shutdown must not start a CLI
+            raise BackendUnavailableError("The proxy is shutting down.")
+        session = self._session_class(
+            options,
+            orphans=self._orphans,
+            idle_ttl_s=self._settings.conversation_ttl_s,
+            on_closing=self.conversations.forget,
+            on_exit=self._live.discard,
+            on_rate_limit=self._quota.report,
+        )
+        self._live.add(session)
+        try:
+            async with asyncio.timeout(self._settings.idle_timeout_s):
+                await session.start()
+        except TimeoutError:
+            session.abort()
+            raise BackendTimeoutError("The Claude Code CLI did not start in time.") from None
+        except Exception as error:
+            session.abort()
+            raise start_failure(error) from error
+        except BaseException:
+            session.abort()  # the client left while the CLI was starting
+            raise
+        return session
+
+    async def leases(self, request: BackendRequest, shape: Shape) -> AsyncGenerator[Lease, None]:
+        """The CLIs to try for ``request``, best first; the caller takes the next one only when
+        the one before was gone before it answered."""
+        if not request.keep or request.agent:
+            yield Lease(await self.spawn(shape.options), request.messages, keep=False, last=True)
+            return
+        kept = self.conversations.claim(conversation_key(shape.key, request.messages[:-1]))
+        in_a_row = self._note_shape(shape.key, new=kept is None)
+        try:
+            if kept is not None:
+                yield Lease(kept, request.messages[-1:], keep=True, last=False)
+            spare = await self.pool.take(shape.key)
+            if spare is not None:
+                self._refill_early(shape, in_a_row)
+                yield Lease(spare, request.messages, keep=True, last=False)
+            session = await self.spawn(shape.options)
+            self._refill_early(shape, in_a_row)
+            yield Lease(session, request.messages, keep=True, last=True)
+        finally:
+            # Otherwise after the turn: a spare starting beside a turn slows it (bench/pacing).
+            self.pool.refill(shape.key, lambda: shape.options)
+
+    async def give_back(
+        self, lease: Lease, turn: Turn, *, keep_key: str | None, answered: bool
+    ) -> None:
+        """Keep the CLI under ``keep_key`` for the next turn, or end it (always, once the
+        shutdown has begun: the kept CLIs are ended already, a late one would outlive it)."""
+        if keep_key is not None and lease.keep and not self._closed:
+            # Kept at once: the next turn may come before this turn's result. Should the
+            # result prove unclean, the session ends and that next turn is rebuilt.
+            self.conversations.park(keep_key, lease.session)
+            turn.decide(True)
+            return
+        turn.decide(False)
+        if not answered or lease.keep:
+            lease.session.abort()
+        # else: a one-off that answered ends by itself after its result, which lets the CLI
+        # report the subscription's windows first (they come after the answer).
+        await lease.session.wait_closed(SHUTDOWN_WAIT_S)
+        lease.session.abort()  # should it have outlived the wait
+
+    def _note_shape(self, key: str, *, new: bool) -> bool:
+        """Remember how this shape's request began; True when it and the one before were new."""
+        in_a_row = new and self._new_in_a_row.get(key, False)
+        self._new_in_a_row[key] = new
+        self._new_in_a_row.move_to_end(key)
+        while len(self._new_in_a_row) > SHAPES_REMEMBERED:
+            self._new_in_a_row.popitem(last=False)
+        return in_a_row
+
+    def _refill_early(self, shape: Shape, in_a_row: bool) -> None:
+        """New conversations in a row come fast (an agent framework sends them 0.3 s apart):
+        the next one's spare starts now, while this turn waits for the model, and is taken
+        all the same if it is still starting. One, not two: a second spare starting beside a
+        turn slowed that turn more than it saved (bench/pacing.py)."""
+        if in_a_row:
+            self.pool.refill(shape.key, lambda: shape.options, at_once=True)
+
+    def counts(self) -> dict[str, int]:
+        return {"kept": len(self.conversations), "spares": len(self.pool)}
+
+    async def aclose(self) -> None:
+        """End every CLI: spares, kept ones and any a request left behind."""
+        self._closed = True
+        await self.pool.aclose()
+        self.conversations.close_all()
+        live = list(self._live)
+        for session in live:
+            session.abort()
+        tasks = [session.task for session in live if session.task is not None]
+        if tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT_S)

@@ -1,0 +1,159 @@
+"""The home of every CLI's life with stand-in sessions: which CLI a request is lent, what
+happens when it is given back, and the races around them (a kept CLI that dies, a request
+that ends during the shutdown, a start that fails or hangs)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from claude_agent_sdk import CLINotFoundError
+
+from proxy_core.backend.base import BackendRequest
+from proxy_core.backend.cli_session import Turn
+from proxy_core.backend.clis import CLIs, Lease
+from proxy_core.backend.conversations import conversation_key
+from proxy_core.config import Settings
+from proxy_core.errors import BackendTimeoutError, BackendUnavailableError
+from proxy_core.usage.quota import QuotaBoard
+
+
+class StandInCLI:
+    """Enough of a CLISession for the lending rules; ``start_with`` decides how a start goes."""
+
+    start_with: Exception | None = None
+    hang = False
+    made: list[StandInCLI] = []
+
+    def __init__(self, options: Any, **hooks: Any) -> None:
+        self.options = options
+        self._on_closing = hooks["on_closing"]
+        self._on_exit = hooks["on_exit"]
+        self.closing = False
+        self.task = None
+        self.session_id = f"session-{len(self.made)}"
+        self.turns = 0
+        self.pid = None
+        self.made.append(self)
+
+    async def start(self) -> None:
+        if self.hang:
+            await asyncio.sleep(3600)
+        if self.start_with is not None:
+            raise self.start_with
+
+    def die(self) -> None:
+        if not self.closing:
+            self.closing = True
+            self._on_closing(self)
+            self._on_exit(self)
+
+    abort = close = die
+
+    async def wait_closed(self, timeout_s: float) -> None:
+        return None
+
+
+@pytest.fixture
+def clis(tmp_path: Path) -> CLIs:
+    StandInCLI.made = []
+    StandInCLI.start_with = None
+    StandInCLI.hang = False
+    settings = Settings(port=0, data_dir=tmp_path, conversations=4, warm_pool=0, idle_timeout_s=0.5)
+    return CLIs(
+        settings,
+        lambda request: {"model": request.model},  # type: ignore[arg-type, return-value]
+        QuotaBoard(),
+        session_class=StandInCLI,  # type: ignore[arg-type]
+    )
+
+
+def asking(*texts: str) -> BackendRequest:
+    roles = ["user", "assistant"]
+    return BackendRequest(
+        model="sonnet",
+        messages=[{"role": roles[i % 2], "content": text} for i, text in enumerate(texts)],
+    )
+
+
+async def leases_for(clis: CLIs, request: BackendRequest) -> list[Lease]:
+    """Every lease the request would be offered, as if each CLI were gone before answering."""
+    found = []
+    async for lease in clis.leases(request, clis.shape(request)):
+        found.append(lease)
+    return found
+
+
+async def first_lease(clis: CLIs, request: BackendRequest) -> Lease:
+    leases = clis.leases(request, clis.shape(request))
+    lease = await anext(leases)
+    await leases.aclose()
+    return lease
+
+
+async def answered_and_kept(clis: CLIs, request: BackendRequest, reply: str) -> Lease:
+    lease = await first_lease(clis, request)
+    history = [*request.messages, {"role": "assistant", "content": reply}]
+    key = conversation_key(clis.shape(request).key, history)
+    await clis.give_back(lease, Turn([]), keep_key=key, answered=True)
+    return lease
+
+
+async def test_a_next_turn_gets_its_kept_cli_and_sends_only_the_last_message(clis: CLIs) -> None:
+    first = await answered_and_kept(clis, asking("hi"), "hello")
+    assert clis.counts()["kept"] == 1
+    offered = await leases_for(clis, asking("hi", "hello", "and then?"))
+    assert offered[0].session is first.session
+    assert offered[0].to_send == [{"role": "user", "content": "and then?"}]
+    assert not offered[0].last, "should it be gone, a new CLI is offered after it"
+    assert offered[1].session is not first.session and offered[1].last
+    assert len(offered[1].to_send) == 3, "the new CLI is sent the whole history"
+
+
+async def test_a_kept_cli_that_dies_is_never_offered(clis: CLIs) -> None:
+    first = await answered_and_kept(clis, asking("hi"), "hello")
+    first.session.die()  # type: ignore[attr-defined]
+    assert clis.counts()["kept"] == 0
+    lease = await first_lease(clis, asking("hi", "hello", "and then?"))
+    assert lease.session is not first.session and lease.last
+
+
+async def test_a_cli_given_back_during_the_shutdown_is_ended_not_kept(clis: CLIs) -> None:
+    request = asking("hi")
+    lease = await first_lease(clis, request)
+    closing = asyncio.create_task(clis.aclose())
+    await asyncio.sleep(0)  # the shutdown has begun, and ended the kept CLIs there were
+    key = conversation_key(clis.shape(request).key, [*request.messages])
+    turn = Turn([])
+    await clis.give_back(lease, turn, keep_key=key, answered=True)
+    await closing
+    assert lease.session.closing, "ended"
+    assert clis.counts()["kept"] == 0
+    assert turn.verdict.result() is False, "its owner is told not to wait for a next turn"
+    with pytest.raises(BackendUnavailableError, match="shutting down"):
+        await first_lease(clis, asking("one more"))
+
+
+async def test_a_one_off_is_never_kept_and_ends_by_itself(clis: CLIs) -> None:
+    request = BackendRequest(
+        model="sonnet", messages=[{"role": "user", "content": "hi"}], keep=False
+    )
+    (lease,) = await leases_for(clis, request)
+    assert not lease.keep and lease.last
+    turn = Turn([])
+    await clis.give_back(lease, turn, keep_key="anything", answered=True)
+    assert clis.counts()["kept"] == 0 and turn.verdict.result() is False
+
+
+async def test_start_failures_become_the_proxys_errors(clis: CLIs) -> None:
+    StandInCLI.start_with = CLINotFoundError("no claude")
+    with pytest.raises(BackendUnavailableError, match="CLAUDE_PROXY_CLI_PATH"):
+        await first_lease(clis, asking("hi"))
+    assert StandInCLI.made[-1].closing, "the half-started CLI is ended"
+    StandInCLI.start_with = None
+    StandInCLI.hang = True
+    with pytest.raises(BackendTimeoutError, match="did not start in time"):
+        await first_lease(clis, asking("hi"))
+    assert StandInCLI.made[-1].closing
