@@ -157,3 +157,52 @@ async def test_start_failures_become_the_proxys_errors(clis: CLIs) -> None:
     with pytest.raises(BackendTimeoutError, match="did not start in time"):
         await first_lease(clis, asking("hi"))
     assert StandInCLI.made[-1].closing
+
+
+@pytest.fixture
+def clis_with_spares(tmp_path: Path) -> CLIs:
+    StandInCLI.made = []
+    StandInCLI.start_with = None
+    StandInCLI.hang = False
+    settings = Settings(port=0, data_dir=tmp_path, conversations=4, warm_pool=2, idle_timeout_s=0.5)
+    return CLIs(
+        settings,
+        lambda request: {"model": request.model},  # type: ignore[arg-type, return-value]
+        QuotaBoard(),
+        session_class=StandInCLI,  # type: ignore[arg-type]
+    )
+
+
+async def spare_ready_for(clis: CLIs, request: BackendRequest) -> StandInCLI:
+    shape = clis.shape(request)
+    clis.pool.refill(shape.key, lambda: shape.options, at_once=True)
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert clis.counts()["spares"] == 1
+    spare: StandInCLI = StandInCLI.made[-1]
+    return spare
+
+
+async def test_kept_then_spare_then_new_is_the_order_offered(clis_with_spares: CLIs) -> None:
+    clis = clis_with_spares
+    first = await answered_and_kept(clis, asking("hi"), "hello")
+    for _ in range(10):
+        await asyncio.sleep(0)
+    spare = await spare_ready_for(clis, asking("hi"))
+    leases = clis.leases(asking("hi", "hello", "and then?"), clis.shape(asking("hi")))
+    offered = [await anext(leases) for _ in range(3)]
+    await leases.aclose()
+    assert [lease.session for lease in offered[:2]] == [first.session, spare]
+    assert offered[2].session not in (first.session, spare) and offered[2].last
+    assert [len(lease.to_send) for lease in offered] == [1, 3, 3]
+    await clis.aclose()
+
+
+async def test_a_spare_that_dies_while_parked_is_never_offered(clis_with_spares: CLIs) -> None:
+    clis = clis_with_spares
+    spare = await spare_ready_for(clis, asking("hi"))
+    spare.die()
+    lease = await first_lease(clis, asking("hi"))
+    assert lease.session is not spare and lease.last, "a fresh CLI, started for the request"
+    await clis.aclose()
+    assert lease.session.closing, "the shutdown ends the CLI it had lent"
