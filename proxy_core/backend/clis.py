@@ -41,6 +41,8 @@ from proxy_core.usage.quota import QuotaBoard
 # Shapes whose last request is remembered (how it began: a new conversation or a next turn).
 SHAPES_REMEMBERED = 64
 SHUTDOWN_WAIT_S = 5.0
+# Spares kept ready for a shape whose new conversations come in a row (see warm_pool).
+SPARES_IN_A_ROW = 2
 
 
 class Shape:
@@ -159,7 +161,7 @@ class CLIs:
             yield Lease(session, request.messages, keep=True, last=True)
         finally:
             # Otherwise after the turn: a spare starting beside a turn slows it (bench/pacing).
-            self.pool.refill(shape.key, lambda: shape.options)
+            self.pool.refill(shape.key, lambda: shape.options, depth=_depth(in_a_row))
 
     async def give_back(
         self, lease: Lease, turn: Turn, *, keep_key: str | None, answered: bool
@@ -190,12 +192,12 @@ class CLIs:
         return in_a_row
 
     def _refill_early(self, shape: Shape, in_a_row: bool) -> None:
-        """New conversations in a row come fast (an agent framework sends them 0.3 s apart):
-        the next one's spare starts now, while this turn waits for the model, and is taken
-        all the same if it is still starting. One, not two: a second spare starting beside a
-        turn slowed that turn more than it saved (bench/pacing.py)."""
+        """New conversations in a row come fast (an agent framework sends them 0.3 s apart,
+        faster than a CLI starts): the next one's spare starts now, while this turn waits
+        for the model, and is taken all the same if it is still starting; the one after it
+        starts once that one is up (bench/pacing.py)."""
         if in_a_row:
-            self.pool.refill(shape.key, lambda: shape.options, at_once=True)
+            self.pool.refill(shape.key, lambda: shape.options, at_once=True, depth=_depth(True))
 
     def counts(self) -> dict[str, int]:
         return {"kept": len(self.conversations), "spares": len(self.pool)}
@@ -212,3 +214,7 @@ class CLIs:
         if tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT_S)
+
+
+def _depth(in_a_row: bool) -> int:
+    return SPARES_IN_A_ROW if in_a_row else 1

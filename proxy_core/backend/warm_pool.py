@@ -18,6 +18,12 @@ spares are started once no turn has run for ``quiet_s``. A client that sends new
 conversations in a row, fast (agent frameworks send them 0.3 s apart), would then always
 arrive before its spare is up: for it the backend asks ``at_once``, and a request that finds
 its spare still starting takes it and waits for the rest of the start.
+
+Such a client takes a spare every 0.4-0.5 s, sooner than one CLI starts (0.5-0.8 s), so
+one spare ahead is not enough: it may ask for ``depth`` 2. The second spare of a key only
+takes a free place (it evicts no other key's) and starts once the key's start before it is
+done: one start per key at a time, so two starts never compete for the CPU with each other
+and the turn beside them.
 """
 
 from __future__ import annotations
@@ -66,24 +72,33 @@ class WarmPool:
         # Keys wanting a spare, with how to make its options, until the machine is quiet.
         self._wanted: OrderedDict[str, Callable[[], ClaudeAgentOptions]] = OrderedDict()
         self._waiting: asyncio.TimerHandle | None = None
-        # key -> its spare, ready or starting; oldest use first, so eviction takes the front.
-        self._spares: OrderedDict[str, _Spare] = OrderedDict()
+        # key -> its spares, ready or starting, first started first; keys in order of use,
+        # oldest first, so eviction takes the front.
+        self._spares: OrderedDict[str, list[_Spare]] = OrderedDict()
+        # Keys that asked for more spares than they have, to start once their start is done.
+        self._deeper: dict[str, tuple[int, Callable[[], ClaudeAgentOptions]]] = {}
         self._failed_at = -FAILURE_BACKOFF_S
         self._closed = False
 
     def __len__(self) -> int:
         """Spares ready to take (not those still starting)."""
-        return sum(spare.ready is not None for spare in self._spares.values())
+        return sum(spare.ready is not None for spare in self._all())
+
+    def _all(self) -> list[_Spare]:
+        return [spare for spares in self._spares.values() for spare in spares]
 
     async def take(self, key: str) -> CLISession | None:
-        """The key's spare, now the caller's alone; None when there is none.
+        """The key's spare started first, now the caller's alone; None when there is none.
 
         A spare still starting is taken too, and waited for: it is further along than a CLI
         started now would be. None when that start fails (the caller's own start will say why).
         """
-        spare = self._spares.pop(key, None)
-        if spare is None:
+        spares = self._spares.get(key)
+        if not spares:
             return None
+        spare = spares.pop(0)
+        if not spares:
+            del self._spares[key]
         spare.disarm()
         if spare.ready is None and spare.starting is not None:
             spare.claimed = True
@@ -98,15 +113,24 @@ class WarmPool:
         return None if session is None or session.closing else session
 
     def refill(
-        self, key: str, options: Callable[[], ClaudeAgentOptions], *, at_once: bool = False
+        self,
+        key: str,
+        options: Callable[[], ClaudeAgentOptions],
+        *,
+        at_once: bool = False,
+        depth: int = 1,
     ) -> None:
-        """Start a spare for ``key`` once no turn runs (``at_once``: now), unless it has one
-        or may not."""
+        """See that ``key`` has ``depth`` spares, starting one once no turn runs (``at_once``:
+        now); a second one starts when the first is up, and only where there is room."""
         if self._size <= 0 or self._closed:
             return  # closed: a request wound down by the shutdown must not start a CLI
+        if depth > 1:
+            self._deeper[key] = (depth, options)
+        else:
+            self._deeper.pop(key, None)
         if at_once:
             self._wanted.pop(key, None)
-            self._start_spare(key, options)
+            self._start_spare(key, options, depth)
             return
         self._wanted[key] = options
         self._wanted.move_to_end(key)
@@ -124,16 +148,24 @@ class WarmPool:
             return
         while self._wanted:
             key, options = self._wanted.popitem(last=False)
-            self._start_spare(key, options)
+            self._start_spare(key, options, self._deeper.get(key, (1, options))[0])
 
-    def _start_spare(self, key: str, options: Callable[[], ClaudeAgentOptions]) -> None:
-        if key in self._spares:
+    def _start_spare(
+        self, key: str, options: Callable[[], ClaudeAgentOptions], depth: int = 1
+    ) -> None:
+        """Start the key's first spare, evicting another if need be, or one more of its
+        ``depth`` once none of the key's is starting and there is a free place."""
+        spares = self._spares.get(key)
+        if spares:
             self._spares.move_to_end(key)
-            return
+            if len(spares) >= depth or self._starting(key):
+                return  # enough, or the key's start is under way: the next one follows it
+            if not self._room():
+                return  # the second spare of a key takes a free place only
+        elif not self._room() and not self._evict_oldest():
+            return  # every spare is still starting: they are about to be used
         if time.monotonic() - self._failed_at < FAILURE_BACKOFF_S:
             return
-        if len(self._spares) >= self._size and not self._evict_oldest():
-            return  # every spare is still starting: they are about to be used
         if self._available_memory() < MIN_AVAILABLE_BYTES:
             log.debug("Warm pool: not starting a spare CLI, the machine is short of memory")
             return
@@ -141,7 +173,13 @@ class WarmPool:
         spare.starting = asyncio.get_running_loop().create_task(
             self._start(key, spare, options()), name="warm-pool-start"
         )
-        self._spares[key] = spare
+        self._spares.setdefault(key, []).append(spare)
+
+    def _room(self) -> bool:
+        return sum(map(len, self._spares.values())) < self._size
+
+    def _starting(self, key: str) -> bool:
+        return any(spare.ready is None for spare in self._spares.get(key, ()))
 
     async def _start(self, key: str, spare: _Spare, options: ClaudeAgentOptions) -> None:
         try:
@@ -150,16 +188,34 @@ class WarmPool:
             log.warning("Warm pool: a spare CLI did not start: %s", error)
             self._failed_at = time.monotonic()
             self._drop(key, spare)
-            return
-        if spare.claimed:
-            spare.ready = session  # a request is waiting for exactly this one
-            return
-        if self._spares.get(key) is not spare:  # evicted or closed while starting
-            session.abort()
+            self._start_deeper(key)
             return
         spare.ready = session
-        spare.starting = None
-        spare.expiry = asyncio.get_running_loop().call_later(self._ttl_s, self._expire, key, spare)
+        if spare.claimed:
+            pass  # a request is waiting for exactly this one
+        elif spare not in self._spares.get(key, ()):  # evicted or closed while starting
+            session.abort()
+        else:
+            spare.starting = None
+            loop = asyncio.get_running_loop()
+            spare.expiry = loop.call_later(self._ttl_s, self._expire, key, spare)
+        self._start_deeper(key)
+
+    def _start_deeper(self, key: str) -> None:
+        """A start of the key ended: the next of the spares it asked for may begin. The wish
+        is dropped once met or when it cannot be (every spare taken, no free place): the
+        key's next request in a row asks again."""
+        wanted = self._deeper.get(key)
+        if wanted is None or self._closed or self._starting(key):
+            return  # a start still under way calls again when it ends
+        depth, options = wanted
+        spares = self._spares.get(key, [])
+        if not spares or len(spares) >= depth or not self._room():
+            del self._deeper[key]
+            return
+        if len(spares) + 1 >= depth:
+            del self._deeper[key]
+        self._start_spare(key, options, depth)
 
     def _expire(self, key: str, spare: _Spare) -> None:
         log.debug("Warm pool: a spare CLI expired unused")
@@ -167,16 +223,27 @@ class WarmPool:
         spare.end()
 
     def _evict_oldest(self) -> bool:
-        for key, spare in self._spares.items():
-            if spare.ready is not None:
-                del self._spares[key]
-                spare.end()
-                return True
-        return False
+        """End a ready spare to make room: a key's second one first, else the only one of
+        the key used least recently."""
+        ready = [
+            (key, spare, len(spares) > 1)
+            for key, spares in self._spares.items()
+            for spare in reversed(spares)
+            if spare.ready is not None
+        ]
+        if not ready:
+            return False
+        key, spare, _ = next((found for found in ready if found[2]), ready[0])
+        self._drop(key, spare)
+        spare.end()
+        return True
 
     def _drop(self, key: str, spare: _Spare) -> None:
-        if self._spares.get(key) is spare:
-            del self._spares[key]
+        spares = self._spares.get(key)
+        if spares is not None and spare in spares:
+            spares.remove(spare)
+            if not spares:
+                del self._spares[key]
 
     async def aclose(self) -> None:
         """End every spare, ready or starting, and wait for the starts to wind down."""
@@ -184,7 +251,8 @@ class WarmPool:
         if self._waiting is not None:
             self._waiting.cancel()
         self._wanted.clear()
-        spares = list(self._spares.values())
+        self._deeper.clear()
+        spares = self._all()
         self._spares.clear()
         for spare in spares:
             spare.end()
@@ -193,7 +261,7 @@ class WarmPool:
 
 
 class _Spare:
-    """One key's spare: starting, then ready until taken, evicted or expired."""
+    """One spare of a key: starting, then ready until taken, evicted or expired."""
 
     def __init__(self) -> None:
         self.starting: asyncio.Task[None] | None = None

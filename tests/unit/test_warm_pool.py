@@ -1,4 +1,5 @@
-"""The warm pool's rules with stand-in sessions: one spare per key, bounded, single use."""
+"""The warm pool's rules with stand-in sessions: one spare per key (two, one after the
+other, for a key that asks), bounded, single use."""
 
 from __future__ import annotations
 
@@ -27,11 +28,13 @@ class Spawner:
 
     def __init__(self) -> None:
         self.started: list[StandInSession] = []
+        self.begun = 0
         self.gate = asyncio.Event()
         self.gate.set()
         self.fail = False
 
     async def __call__(self, options: Any) -> Any:
+        self.begun += 1
         await self.gate.wait()
         if self.fail:
             raise BackendUnavailableError("no CLI")
@@ -240,3 +243,70 @@ async def test_at_once_skips_the_quiet_period_for_clients_in_a_hurry() -> None:
     await settled()
     assert len(spawn.started) == 1 and await pool.take("b") is spawn.started[0]
     await pool.aclose()
+
+
+async def test_a_key_in_a_row_gets_its_second_spare_once_the_first_is_up() -> None:
+    spawn = Spawner()
+    spawn.gate.clear()
+    pool = pool_of(3, spawn)
+    pool.refill("a", lambda: "options-a", at_once=True, depth=2)
+    await settled()
+    assert spawn.begun == 1, "one start at a time: two would compete with the turn beside them"
+    spawn.gate.set()
+    await settled()
+    assert spawn.begun == 2 and len(pool) == 2
+    first, second = spawn.started
+    assert await pool.take("a") is first and await pool.take("a") is second
+    assert await pool.take("a") is None
+    await pool.aclose()
+
+
+async def test_the_second_spare_of_a_key_only_takes_a_free_place() -> None:
+    spawn = Spawner()
+    pool = pool_of(2, spawn)
+    pool.refill("b", lambda: None, at_once=True)
+    pool.refill("a", lambda: None, at_once=True, depth=2)
+    await settled()
+    assert len(spawn.started) == 2 and not any(s.aborted for s in spawn.started)
+    assert await pool.take("b") is spawn.started[0], "the other key's spare stays"
+    await pool.aclose()
+
+
+async def test_a_keys_second_spare_is_the_first_to_make_room() -> None:
+    spawn = Spawner()
+    pool = pool_of(2, spawn)
+    pool.refill("a", lambda: None, at_once=True, depth=2)
+    await settled()
+    first_a, second_a = spawn.started
+    pool.refill("b", lambda: None, at_once=True)  # "a" was used last, yet gives its second
+    await settled()
+    assert second_a.aborted and not first_a.aborted
+    assert await pool.take("a") is first_a and await pool.take("b") is spawn.started[2]
+    await pool.aclose()
+
+
+async def test_a_key_no_longer_in_a_row_wants_one_spare_again() -> None:
+    spawn = Spawner()
+    spawn.gate.clear()
+    pool = pool_of(3, spawn)
+    pool.refill("a", lambda: None, at_once=True, depth=2)
+    await settled()
+    pool.refill("a", lambda: None)  # a next turn of the key: one spare is enough
+    spawn.gate.set()
+    await settled()
+    assert spawn.begun == 1 and len(pool) == 1
+    await pool.aclose()
+
+
+async def test_no_second_spare_starts_once_the_pool_closes() -> None:
+    spawn = Spawner()
+    spawn.gate.clear()
+    pool = pool_of(3, spawn)
+    pool.refill("a", lambda: None, at_once=True, depth=2)
+    await settled()
+    closing = asyncio.ensure_future(pool.aclose())
+    await settled()
+    spawn.gate.set()
+    await closing
+    await settled()
+    assert spawn.begun == 1 and all(s.aborted for s in spawn.started)
