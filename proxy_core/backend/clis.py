@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass
@@ -38,8 +39,12 @@ from proxy_core.config import Settings
 from proxy_core.errors import BackendTimeoutError, BackendUnavailableError
 from proxy_core.usage.quota import QuotaBoard
 
-# Shapes whose last request is remembered (how it began: a new conversation or a next turn).
+# Shapes whose last new conversation is remembered (see NewConversationPace).
 SHAPES_REMEMBERED = 64
+# A new conversation that begins sooner than this after the shape's last one ended comes "in
+# a row": the quiet rule would have its spare up only ~1.2 s after that end (0.3 s of quiet,
+# then the start), too late for it.
+IN_A_ROW_GAP_S = 1.5
 SHUTDOWN_WAIT_S = 5.0
 # Spares kept ready for a shape whose new conversations come in a row (see warm_pool).
 SPARES_IN_A_ROW = 2
@@ -58,6 +63,37 @@ class Shape:
     @cached_property
     def options(self) -> ClaudeAgentOptions:
         return self._options_for(self._request)
+
+
+class NewConversationPace:
+    """Per shape, when its last new conversation ended, to tell a client that sends new
+    conversations in a row, fast (a tool, an agent framework's side calls: its next spare is
+    started at once), from one that pauses or continues conversations (its spare starts once
+    turns pause, and does not slow the next turn it sends)."""
+
+    def __init__(self) -> None:
+        # key -> when its last new conversation ended; None while one runs.
+        self._ended: OrderedDict[str, float | None] = OrderedDict()
+
+    def begin(self, key: str, *, new: bool) -> bool:
+        """Note a request of ``key``; True when it and the shape's last one are new
+        conversations and this one came within IN_A_ROW_GAP_S of that one's end, or beside it."""
+        if not new:
+            self._ended.pop(key, None)  # a next turn: this client continues conversations
+            return False
+        in_a_row = key in self._ended
+        ended = self._ended.get(key)
+        if ended is not None:
+            in_a_row = time.monotonic() - ended < IN_A_ROW_GAP_S
+        self._ended[key] = None
+        self._ended.move_to_end(key)
+        while len(self._ended) > SHAPES_REMEMBERED:
+            self._ended.popitem(last=False)
+        return in_a_row
+
+    def end(self, key: str, *, new: bool) -> None:
+        if new and key in self._ended:  # else a next turn came meanwhile: not in a row
+            self._ended[key] = time.monotonic()
 
 
 @dataclass
@@ -91,10 +127,7 @@ class CLIs:
         shutil.rmtree(system_prompt_folder(settings), ignore_errors=True)
         self.conversations = ConversationStore(settings.conversations)
         self._requests_running = 0
-        # Per shape, whether its last request began a new conversation: a client sending
-        # new conversations in a row (a tool, an agent framework's side calls) gets its next
-        # spare started at once; one continuing conversations gets it once turns pause.
-        self._new_in_a_row: OrderedDict[str, bool] = OrderedDict()
+        self._pace = NewConversationPace()
         self.pool = WarmPool(
             settings.warm_pool,
             self.spawn,
@@ -148,7 +181,7 @@ class CLIs:
             yield Lease(await self.spawn(shape.options), request.messages, keep=False, last=True)
             return
         kept = self.conversations.claim(conversation_key(shape.key, request.messages[:-1]))
-        in_a_row = self._note_shape(shape.key, new=kept is None)
+        in_a_row = self._pace.begin(shape.key, new=kept is None)
         try:
             if kept is not None:
                 yield Lease(kept, request.messages[-1:], keep=True, last=False)
@@ -160,6 +193,7 @@ class CLIs:
             self._refill_early(shape, in_a_row)
             yield Lease(session, request.messages, keep=True, last=True)
         finally:
+            self._pace.end(shape.key, new=kept is None)
             # Otherwise after the turn: a spare starting beside a turn slows it (bench/pacing).
             self.pool.refill(shape.key, lambda: shape.options, depth=_depth(in_a_row))
 
@@ -181,15 +215,6 @@ class CLIs:
         # report the subscription's windows first (they come after the answer).
         await lease.session.wait_closed(SHUTDOWN_WAIT_S)
         lease.session.abort()  # should it have outlived the wait
-
-    def _note_shape(self, key: str, *, new: bool) -> bool:
-        """Remember how this shape's request began; True when it and the one before were new."""
-        in_a_row = new and self._new_in_a_row.get(key, False)
-        self._new_in_a_row[key] = new
-        self._new_in_a_row.move_to_end(key)
-        while len(self._new_in_a_row) > SHAPES_REMEMBERED:
-            self._new_in_a_row.popitem(last=False)
-        return in_a_row
 
     def _refill_early(self, shape: Shape, in_a_row: bool) -> None:
         """New conversations in a row come fast (an agent framework sends them 0.3 s apart,

@@ -8,22 +8,27 @@ conversation of the key takes it.
 
 A spare serves one conversation only and never returns to the pool (findings: a CLI
 cannot be emptied without leaving traces in the next turn). The pool holds at most
-``size`` spares in all and one per key, evicting the key used least recently; spares
-expire after ``ttl_s`` (their environment context, the date among it, was read at spawn),
-and none is started when the machine is short of memory or a start just failed.
+``size`` spares in all and one per key (see ``depth`` below), evicting the key used least
+recently; spares expire after ``ttl_s`` (their environment context, the date among it, was
+read at spawn), and none is started when the machine is short of memory or a start just
+failed.
 
-A start costs about 0.4 CPU-seconds. Begun while a turn runs, it slows that turn (a
-client's quick follow-up, an agent's next tool round: 38 -> 68 ms in bench/pacing.py), so
-spares are started once no turn has run for ``quiet_s``. A client that sends new
-conversations in a row, fast (agent frameworks send them 0.3 s apart), would then always
-arrive before its spare is up: for it the backend asks ``at_once``, and a request that finds
-its spare still starting takes it and waits for the rest of the start.
+A start costs 0.6-0.7 CPU-seconds, and 0.3 more in the seconds after it (the CLI's garbage
+collection and background set-up; bench/pacing.py times them). Begun while a turn runs, it
+slows that turn (a client's quick follow-up, an agent's next tool round: 38 -> 68 ms in
+bench/pacing.py), so spares are started once no turn has run for ``quiet_s``. A client
+that sends new conversations in a row, fast (agent frameworks send them 0.3 s apart), would
+then always arrive before its spare is up: for it the backend asks ``at_once``, and a
+request that finds its spare still starting takes it and waits for the rest of the start.
 
-Such a client takes a spare every 0.4-0.5 s, sooner than one CLI starts (0.5-0.8 s), so
-one spare ahead is not enough: it may ask for ``depth`` 2. The second spare of a key only
-takes a free place (it evicts no other key's) and starts once the key's start before it is
-done: one start per key at a time, so two starts never compete for the CPU with each other
-and the turn beside them.
+Such a client may take a spare every 0.4-0.5 s, sooner than one CLI starts (0.6-0.8 s),
+and one spare ahead is not enough: it may ask for ``depth`` 2, which the key gets once one
+of its requests outran its spare (took it still starting); a client 1 s apart finds its
+spare up, and a second start would only slow its next turn. The second spare of a key only
+takes a free place (it evicts no other key's, and is the first to give way) and starts once
+the key's start before it is done: one start per key at a time, so two starts never compete
+for the CPU with each other and the turn beside them. A burst then finds two spares up; a
+client that keeps the pace for long outruns any pool on two cores (README, Speed).
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ MIN_AVAILABLE_BYTES = 1 << 30
 FAILURE_BACKOFF_S = 30.0
 # How long no turn must have run before a spare starts.
 QUIET_S = 0.3
+# Keys remembered as outrunning their spare (see ``depth``).
+OUTRUN_REMEMBERED = 64
 
 Spawner = Callable[[ClaudeAgentOptions], Awaitable[CLISession]]
 
@@ -77,6 +84,8 @@ class WarmPool:
         self._spares: OrderedDict[str, list[_Spare]] = OrderedDict()
         # Keys that asked for more spares than they have, to start once their start is done.
         self._deeper: dict[str, tuple[int, Callable[[], ClaudeAgentOptions]]] = {}
+        # Keys whose last request took its spare still starting, the oldest first.
+        self._outrun: OrderedDict[str, None] = OrderedDict()
         self._failed_at = -FAILURE_BACKOFF_S
         self._closed = False
 
@@ -99,6 +108,7 @@ class WarmPool:
         spare = spares.pop(0)
         if not spares:
             del self._spares[key]
+        self._note_outrun(key, spare.ready is None)
         spare.disarm()
         if spare.ready is None and spare.starting is not None:
             spare.claimed = True
@@ -124,6 +134,8 @@ class WarmPool:
         now); a second one starts when the first is up, and only where there is room."""
         if self._size <= 0 or self._closed:
             return  # closed: a request wound down by the shutdown must not start a CLI
+        if key not in self._outrun:
+            depth = 1  # its spare keeps up: a second start would only slow its turns
         if depth > 1:
             self._deeper[key] = (depth, options)
         else:
@@ -174,6 +186,13 @@ class WarmPool:
             self._start(key, spare, options()), name="warm-pool-start"
         )
         self._spares.setdefault(key, []).append(spare)
+
+    def _note_outrun(self, key: str, outrun: bool) -> None:
+        self._outrun.pop(key, None)
+        if outrun:
+            self._outrun[key] = None
+            if len(self._outrun) > OUTRUN_REMEMBERED:
+                self._outrun.popitem(last=False)
 
     def _room(self) -> bool:
         return sum(map(len, self._spares.values())) < self._size

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from claude_agent_sdk import CLINotFoundError
 
+from proxy_core.backend import clis as clis_module
 from proxy_core.backend.base import BackendRequest
 from proxy_core.backend.cli_session import Turn
-from proxy_core.backend.clis import CLIs, Lease
+from proxy_core.backend.clis import CLIs, Lease, NewConversationPace
 from proxy_core.backend.conversations import conversation_key
 from proxy_core.config import Settings
 from proxy_core.errors import BackendTimeoutError, BackendUnavailableError
@@ -206,3 +207,24 @@ async def test_a_spare_that_dies_while_parked_is_never_offered(clis_with_spares:
     assert lease.session is not spare and lease.last, "a fresh CLI, started for the request"
     await clis.aclose()
     assert lease.session.closing, "the shutdown ends the CLI it had lent"
+
+
+def test_new_conversations_are_in_a_row_only_when_they_come_fast(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr(clis_module.time, "monotonic", lambda: now[0])
+    pace = NewConversationPace()
+    assert not pace.begin("shape", new=True), "the first of a shape follows nothing"
+    assert pace.begin("shape", new=True), "beside the one still running"
+    pace.end("shape", new=True)
+    now[0] += 1.0
+    assert pace.begin("shape", new=True), "1 s after the last one ended: a quick script"
+    pace.end("shape", new=True)
+    now[0] += clis_module.IN_A_ROW_GAP_S
+    assert not pace.begin("shape", new=True), "a pause: the quiet rule has its spare up"
+    pace.end("shape", new=True)
+    assert not pace.begin("other", new=True), "each shape has its own pace"
+    assert not pace.begin("shape", new=False), "a next turn"
+    pace.end("shape", new=True)  # a new one that ran beside that next turn
+    assert not pace.begin("shape", new=True), "the client continues conversations"

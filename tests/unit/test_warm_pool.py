@@ -245,10 +245,24 @@ async def test_at_once_skips_the_quiet_period_for_clients_in_a_hurry() -> None:
     await pool.aclose()
 
 
-async def test_a_key_in_a_row_gets_its_second_spare_once_the_first_is_up() -> None:
-    spawn = Spawner()
+async def outrun(pool: WarmPool, spawn: Spawner, key: str) -> None:
+    """Have a request of ``key`` take its spare still starting, as a fast client does."""
     spawn.gate.clear()
+    pool.refill(key, lambda: None, at_once=True)
+    await settled()
+    taking = asyncio.ensure_future(pool.take(key))
+    await settled()
+    spawn.gate.set()
+    assert await taking is not None
+    spawn.started.clear()
+    spawn.begun = 0
+
+
+async def test_a_key_that_outruns_its_spare_gets_a_second_once_the_first_is_up() -> None:
+    spawn = Spawner()
     pool = pool_of(3, spawn)
+    await outrun(pool, spawn, "a")
+    spawn.gate.clear()
     pool.refill("a", lambda: "options-a", at_once=True, depth=2)
     await settled()
     assert spawn.begun == 1, "one start at a time: two would compete with the turn beside them"
@@ -261,9 +275,23 @@ async def test_a_key_in_a_row_gets_its_second_spare_once_the_first_is_up() -> No
     await pool.aclose()
 
 
+async def test_a_key_whose_spare_keeps_up_gets_one() -> None:
+    spawn = Spawner()
+    pool = pool_of(3, spawn)
+    await outrun(pool, spawn, "a")
+    pool.refill("a", lambda: None, at_once=True)
+    await settled()
+    assert await pool.take("a") is spawn.started[0], "taken ready: the spare kept up"
+    pool.refill("a", lambda: None, at_once=True, depth=2)
+    await settled()
+    assert spawn.begun == 2 and len(pool) == 1, "a second start would only slow its turns"
+    await pool.aclose()
+
+
 async def test_the_second_spare_of_a_key_only_takes_a_free_place() -> None:
     spawn = Spawner()
     pool = pool_of(2, spawn)
+    await outrun(pool, spawn, "a")
     pool.refill("b", lambda: None, at_once=True)
     pool.refill("a", lambda: None, at_once=True, depth=2)
     await settled()
@@ -275,6 +303,7 @@ async def test_the_second_spare_of_a_key_only_takes_a_free_place() -> None:
 async def test_a_keys_second_spare_is_the_first_to_make_room() -> None:
     spawn = Spawner()
     pool = pool_of(2, spawn)
+    await outrun(pool, spawn, "a")
     pool.refill("a", lambda: None, at_once=True, depth=2)
     await settled()
     first_a, second_a = spawn.started
@@ -287,8 +316,9 @@ async def test_a_keys_second_spare_is_the_first_to_make_room() -> None:
 
 async def test_a_key_no_longer_in_a_row_wants_one_spare_again() -> None:
     spawn = Spawner()
-    spawn.gate.clear()
     pool = pool_of(3, spawn)
+    await outrun(pool, spawn, "a")
+    spawn.gate.clear()
     pool.refill("a", lambda: None, at_once=True, depth=2)
     await settled()
     pool.refill("a", lambda: None)  # a next turn of the key: one spare is enough
@@ -300,8 +330,9 @@ async def test_a_key_no_longer_in_a_row_wants_one_spare_again() -> None:
 
 async def test_no_second_spare_starts_once_the_pool_closes() -> None:
     spawn = Spawner()
-    spawn.gate.clear()
     pool = pool_of(3, spawn)
+    await outrun(pool, spawn, "a")
+    spawn.gate.clear()
     pool.refill("a", lambda: None, at_once=True, depth=2)
     await settled()
     closing = asyncio.ensure_future(pool.aclose())
