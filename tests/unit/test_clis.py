@@ -57,18 +57,24 @@ class StandInCLI:
         return None
 
 
-@pytest.fixture
-def clis(tmp_path: Path) -> CLIs:
+def stand_in_clis(tmp_path: Path, *, warm_pool: int) -> CLIs:
     StandInCLI.made = []
     StandInCLI.start_with = None
     StandInCLI.hang = False
-    settings = Settings(port=0, data_dir=tmp_path, conversations=4, warm_pool=0, idle_timeout_s=0.5)
+    settings = Settings(
+        port=0, data_dir=tmp_path, conversations=4, warm_pool=warm_pool, idle_timeout_s=0.5
+    )
     return CLIs(
         settings,
         lambda request: {"model": request.model},  # type: ignore[arg-type, return-value]
         QuotaBoard(),
         session_class=StandInCLI,  # type: ignore[arg-type]
     )
+
+
+@pytest.fixture
+def clis(tmp_path: Path) -> CLIs:
+    return stand_in_clis(tmp_path, warm_pool=0)
 
 
 def asking(*texts: str) -> BackendRequest:
@@ -162,16 +168,7 @@ async def test_start_failures_become_the_proxys_errors(clis: CLIs) -> None:
 
 @pytest.fixture
 def clis_with_spares(tmp_path: Path) -> CLIs:
-    StandInCLI.made = []
-    StandInCLI.start_with = None
-    StandInCLI.hang = False
-    settings = Settings(port=0, data_dir=tmp_path, conversations=4, warm_pool=2, idle_timeout_s=0.5)
-    return CLIs(
-        settings,
-        lambda request: {"model": request.model},  # type: ignore[arg-type, return-value]
-        QuotaBoard(),
-        session_class=StandInCLI,  # type: ignore[arg-type]
-    )
+    return stand_in_clis(tmp_path, warm_pool=2)
 
 
 async def spare_ready_for(clis: CLIs, request: BackendRequest) -> StandInCLI:

@@ -258,6 +258,14 @@ async def outrun(pool: WarmPool, spawn: Spawner, key: str) -> None:
     spawn.begun = 0
 
 
+async def asking_two_while_starting(pool: WarmPool, spawn: Spawner, key: str) -> None:
+    """A key that outran its spare asks for two; the first is held starting."""
+    await outrun(pool, spawn, key)
+    spawn.gate.clear()
+    pool.refill(key, lambda: None, at_once=True, depth=2)
+    await settled()
+
+
 async def test_a_key_that_outruns_its_spare_gets_a_second_once_the_first_is_up() -> None:
     spawn = Spawner()
     pool = pool_of(3, spawn)
@@ -317,10 +325,7 @@ async def test_a_keys_second_spare_is_the_first_to_make_room() -> None:
 async def test_a_key_no_longer_in_a_row_wants_one_spare_again() -> None:
     spawn = Spawner()
     pool = pool_of(3, spawn)
-    await outrun(pool, spawn, "a")
-    spawn.gate.clear()
-    pool.refill("a", lambda: None, at_once=True, depth=2)
-    await settled()
+    await asking_two_while_starting(pool, spawn, "a")
     pool.refill("a", lambda: None)  # a next turn of the key: one spare is enough
     spawn.gate.set()
     await settled()
@@ -331,10 +336,7 @@ async def test_a_key_no_longer_in_a_row_wants_one_spare_again() -> None:
 async def test_no_second_spare_starts_once_the_pool_closes() -> None:
     spawn = Spawner()
     pool = pool_of(3, spawn)
-    await outrun(pool, spawn, "a")
-    spawn.gate.clear()
-    pool.refill("a", lambda: None, at_once=True, depth=2)
-    await settled()
+    await asking_two_while_starting(pool, spawn, "a")
     closing = asyncio.ensure_future(pool.aclose())
     await settled()
     spawn.gate.set()
