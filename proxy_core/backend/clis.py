@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import shutil
 import time
 from collections import OrderedDict
@@ -45,8 +46,11 @@ SHAPES_REMEMBERED = 64
 # a row": the quiet rule would have its spare up only ~1.2 s after that end (0.3 s of quiet,
 # then the start), too late for it.
 IN_A_ROW_GAP_S = 1.5
+# Sooner than this, it comes "fast": a spare started as the last one ended (a start takes
+# 0.55-0.7 s alone on two cores, bench/pacing.py) would still be starting.
+FAST_GAP_S = 0.7
 SHUTDOWN_WAIT_S = 5.0
-# Spares kept ready for a shape whose new conversations come in a row (see warm_pool).
+# Spares kept ready for a shape whose new conversations come fast (see warm_pool).
 SPARES_IN_A_ROW = 2
 
 
@@ -65,31 +69,46 @@ class Shape:
         return self._options_for(self._request)
 
 
+class Pace(enum.Enum):
+    """How a shape's new conversations come, and so when the spare for its next one starts."""
+
+    # Apart, or continued: once turns pause (warm_pool's quiet rule), not to slow a next turn.
+    APART = "apart"
+    # In a row, a second or so apart (a quick script): as this turn ends. Started beside the
+    # turn it would slow it (1 s apart: 120 -> 200 ms to the first text), and it is up in time.
+    IN_A_ROW = "in a row"
+    # In a row, sooner than a CLI starts (a tool, an agent framework's side calls): now,
+    # beside this turn, and two deep once the client outran one (see warm_pool).
+    FAST = "fast"
+
+
 class NewConversationPace:
     """Per shape, when its last new conversation ended, to tell a client that sends new
-    conversations in a row, fast (a tool, an agent framework's side calls: its next spare is
-    started at once), from one that pauses or continues conversations (its spare starts once
-    turns pause, and does not slow the next turn it sends)."""
+    conversations in a row from one that pauses or continues conversations."""
 
     def __init__(self) -> None:
         # key -> when its last new conversation ended; None while one runs.
         self._ended: OrderedDict[str, float | None] = OrderedDict()
 
-    def begin(self, key: str, *, new: bool) -> bool:
-        """Note a request of ``key``; True when it and the shape's last one are new
-        conversations and this one came within IN_A_ROW_GAP_S of that one's end, or beside it."""
+    def begin(self, key: str, *, new: bool) -> Pace:
+        """Note a request of ``key``: how long after the end of the shape's last new
+        conversation it comes, when both are new conversations (beside it: fast)."""
         if not new:
             self._ended.pop(key, None)  # a next turn: this client continues conversations
-            return False
-        in_a_row = key in self._ended
-        ended = self._ended.get(key)
-        if ended is not None:
-            in_a_row = time.monotonic() - ended < IN_A_ROW_GAP_S
+            return Pace.APART
+        pace = Pace.APART
+        if key in self._ended:
+            ended = self._ended[key]
+            gap = 0.0 if ended is None else time.monotonic() - ended
+            if gap < FAST_GAP_S:
+                pace = Pace.FAST
+            elif gap < IN_A_ROW_GAP_S:
+                pace = Pace.IN_A_ROW
         self._ended[key] = None
         self._ended.move_to_end(key)
         while len(self._ended) > SHAPES_REMEMBERED:
             self._ended.popitem(last=False)
-        return in_a_row
+        return pace
 
     def end(self, key: str, *, new: bool) -> None:
         if new and key in self._ended:  # else a next turn came meanwhile: not in a row
@@ -181,21 +200,26 @@ class CLIs:
             yield Lease(await self.spawn(shape.options), request.messages, keep=False, last=True)
             return
         kept = self.conversations.claim(conversation_key(shape.key, request.messages[:-1]))
-        in_a_row = self._pace.begin(shape.key, new=kept is None)
+        pace = self._pace.begin(shape.key, new=kept is None)
         try:
             if kept is not None:
                 yield Lease(kept, request.messages[-1:], keep=True, last=False)
             spare = await self.pool.take(shape.key)
             if spare is not None:
-                self._refill_early(shape, in_a_row)
+                self._refill_fast(shape, pace)
                 yield Lease(spare, request.messages, keep=True, last=False)
             session = await self.spawn(shape.options)
-            self._refill_early(shape, in_a_row)
+            self._refill_fast(shape, pace)
             yield Lease(session, request.messages, keep=True, last=True)
         finally:
             self._pace.end(shape.key, new=kept is None)
-            # Otherwise after the turn: a spare starting beside a turn slows it (bench/pacing).
-            self.pool.refill(shape.key, lambda: shape.options, depth=_depth(in_a_row))
+            # A spare starting beside a turn slows it (bench/pacing): after the turn.
+            self.pool.refill(
+                shape.key,
+                lambda: shape.options,
+                at_once=pace is Pace.IN_A_ROW,
+                depth=_depth(pace),
+            )
 
     async def give_back(
         self, lease: Lease, turn: Turn, *, keep_key: str | None, answered: bool
@@ -216,13 +240,13 @@ class CLIs:
         await lease.session.wait_closed(SHUTDOWN_WAIT_S)
         lease.session.abort()  # should it have outlived the wait
 
-    def _refill_early(self, shape: Shape, in_a_row: bool) -> None:
-        """New conversations in a row come fast (an agent framework sends them 0.3 s apart,
-        faster than a CLI starts): the next one's spare starts now, while this turn waits
+    def _refill_fast(self, shape: Shape, pace: Pace) -> None:
+        """New conversations that come fast (an agent framework sends them 0.3 s apart,
+        sooner than a CLI starts): the next one's spare starts now, while this turn waits
         for the model, and is taken all the same if it is still starting; the one after it
         starts once that one is up (bench/pacing.py)."""
-        if in_a_row:
-            self.pool.refill(shape.key, lambda: shape.options, at_once=True, depth=_depth(True))
+        if pace is Pace.FAST:
+            self.pool.refill(shape.key, lambda: shape.options, at_once=True, depth=_depth(pace))
 
     def counts(self) -> dict[str, int]:
         return {"kept": len(self.conversations), "spares": len(self.pool)}
@@ -241,5 +265,5 @@ class CLIs:
                 await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT_S)
 
 
-def _depth(in_a_row: bool) -> int:
-    return SPARES_IN_A_ROW if in_a_row else 1
+def _depth(pace: Pace) -> int:
+    return SPARES_IN_A_ROW if pace is Pace.FAST else 1

@@ -14,7 +14,7 @@ from claude_agent_sdk import CLINotFoundError
 from proxy_core.backend import clis as clis_module
 from proxy_core.backend.base import BackendRequest
 from proxy_core.backend.cli_session import Turn
-from proxy_core.backend.clis import CLIs, Lease, NewConversationPace
+from proxy_core.backend.clis import CLIs, Lease, NewConversationPace, Pace
 from proxy_core.backend.conversations import conversation_key
 from proxy_core.config import Settings
 from proxy_core.errors import BackendTimeoutError, BackendUnavailableError
@@ -206,22 +206,52 @@ async def test_a_spare_that_dies_while_parked_is_never_offered(clis_with_spares:
     assert lease.session.closing, "the shutdown ends the CLI it had lent"
 
 
-def test_new_conversations_are_in_a_row_only_when_they_come_fast(
+@pytest.mark.parametrize(("fast_gap_s", "beside_the_turn"), [(60.0, True), (0.0, False)])
+async def test_a_spare_starts_beside_the_turn_only_for_new_conversations_that_come_fast(
+    clis_with_spares: CLIs,
+    monkeypatch: pytest.MonkeyPatch,
+    fast_gap_s: float,
+    beside_the_turn: bool,
+) -> None:
+    """Both come in a row (the second right as the first ended); with a gap of 0 counted as
+    fast it is an agent framework's, else a quick script's, whose spare waits for the end."""
+    monkeypatch.setattr(clis_module, "FAST_GAP_S", fast_gap_s)
+    clis = clis_with_spares
+    await first_lease(clis, asking("one"))  # a new conversation, ended
+    leases = clis.leases(asking("two"), clis.shape(asking("two")))
+    await anext(leases)
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert clis.counts()["spares"] == (1 if beside_the_turn else 0)
+    await leases.aclose()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert clis.counts()["spares"] == 1, "up for the next one as this one ends"
+    await clis.aclose()
+
+
+def test_the_pace_of_new_conversations_is_told_by_the_gap_since_the_last_ended(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     now = [100.0]
     monkeypatch.setattr(clis_module.time, "monotonic", lambda: now[0])
     pace = NewConversationPace()
-    assert not pace.begin("shape", new=True), "the first of a shape follows nothing"
-    assert pace.begin("shape", new=True), "beside the one still running"
+    assert pace.begin("shape", new=True) is Pace.APART, "the first of a shape follows nothing"
+    assert pace.begin("shape", new=True) is Pace.FAST, "beside the one still running"
+    pace.end("shape", new=True)
+    now[0] += 0.3
+    assert pace.begin("shape", new=True) is Pace.FAST, "0.3 s after: an agent framework"
+    pace.end("shape", new=True)
+    now[0] += clis_module.FAST_GAP_S
+    assert pace.begin("shape", new=True) is Pace.IN_A_ROW, "a spare started at that end is up"
     pace.end("shape", new=True)
     now[0] += 1.0
-    assert pace.begin("shape", new=True), "1 s after the last one ended: a quick script"
+    assert pace.begin("shape", new=True) is Pace.IN_A_ROW, "1 s after: a quick script"
     pace.end("shape", new=True)
     now[0] += clis_module.IN_A_ROW_GAP_S
-    assert not pace.begin("shape", new=True), "a pause: the quiet rule has its spare up"
+    assert pace.begin("shape", new=True) is Pace.APART, "a pause: the quiet rule is in time"
     pace.end("shape", new=True)
-    assert not pace.begin("other", new=True), "each shape has its own pace"
-    assert not pace.begin("shape", new=False), "a next turn"
+    assert pace.begin("other", new=True) is Pace.APART, "each shape has its own pace"
+    assert pace.begin("shape", new=False) is Pace.APART, "a next turn"
     pace.end("shape", new=True)  # a new one that ran beside that next turn
-    assert not pace.begin("shape", new=True), "the client continues conversations"
+    assert pace.begin("shape", new=True) is Pace.APART, "the client continues conversations"
