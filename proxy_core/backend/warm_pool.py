@@ -17,9 +17,10 @@ A start costs 0.6-0.7 CPU-seconds, and 0.3 more in the seconds after it (the CLI
 collection and background set-up; bench/pacing.py times them). Begun while a turn runs, it
 slows that turn (a client's quick follow-up, an agent's next tool round: 38 -> 68 ms in
 bench/pacing.py), so spares are started once no turn has run for ``quiet_s``. A client
-that sends new conversations in a row, fast (agent frameworks send them 0.3 s apart), would
-then always arrive before its spare is up: for it the backend asks ``at_once``, and a
-request that finds its spare still starting takes it and waits for the rest of the start.
+that sends new conversations in a row would then arrive before its spare is up: for it the
+backend asks ``at_once``, as its turn ends (a second or so apart) or, when they come sooner
+than a CLI starts (agent frameworks send them 0.3 s apart), while the turn runs; a request
+that finds its spare still starting takes it and waits for the rest of the start.
 
 Such a client may take a spare every 0.4-0.5 s, sooner than one CLI starts (0.6-0.8 s),
 and one spare ahead is not enough: it may ask for ``depth`` 2, which the key gets once one
