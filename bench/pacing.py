@@ -19,7 +19,7 @@ the time is to the first text delta. Paths:
 
 ``--quiet`` runs the proxy once per value of the pool's quiet period (how long no turn must
 have run before a spare starts), ``--in-a-row`` once per number of spares kept for a shape
-whose new conversations come in a row, to show the trade-offs they make. Each CLI is also
+whose new conversations come fast, to show the trade-offs they make. Each CLI is also
 timed in CPU (its start, what it does in the 3 s after, its first turn), what bounds new
 conversations in a row on a small machine. Targets (issue 17): new 0.3 s apart <= 0.35,
 1 s apart <= 0.3, next turn <= 0.1.
@@ -246,7 +246,7 @@ def main() -> int:
         "--in-a-row",
         type=lambda text: [int(v) for v in text.split(",")],
         default=[DEFAULT_IN_A_ROW, 1],
-        help="spares kept for a shape sent in a row, to compare (default: the default, and 1)",
+        help="spares kept for a shape sent fast, to compare (default: the default, and 1)",
     )
     args = parser.parse_args()
     if args.quiet is None:
