@@ -238,18 +238,16 @@ def test_the_pace_of_new_conversations_is_told_by_the_gap_since_the_last_ended(
     pace = NewConversationPace()
     assert pace.begin("shape", new=True) is Pace.APART, "the first of a shape follows nothing"
     assert pace.begin("shape", new=True) is Pace.FAST, "beside the one still running"
-    pace.end("shape", new=True)
-    now[0] += 0.3
-    assert pace.begin("shape", new=True) is Pace.FAST, "0.3 s after: an agent framework"
-    pace.end("shape", new=True)
-    now[0] += clis_module.FAST_GAP_S
-    assert pace.begin("shape", new=True) is Pace.IN_A_ROW, "a spare started at that end is up"
-    pace.end("shape", new=True)
-    now[0] += 1.0
-    assert pace.begin("shape", new=True) is Pace.IN_A_ROW, "1 s after: a quick script"
-    pace.end("shape", new=True)
-    now[0] += clis_module.IN_A_ROW_GAP_S
-    assert pace.begin("shape", new=True) is Pace.APART, "a pause: the quiet rule is in time"
+
+    def next_one_after(gap_s: float) -> Pace:
+        pace.end("shape", new=True)
+        now[0] += gap_s
+        return pace.begin("shape", new=True)
+
+    assert next_one_after(0.3) is Pace.FAST, "0.3 s after: an agent framework"
+    assert next_one_after(clis_module.FAST_GAP_S) is Pace.IN_A_ROW, "a spare started then is up"
+    assert next_one_after(1.0) is Pace.IN_A_ROW, "1 s after: a quick script"
+    assert next_one_after(clis_module.IN_A_ROW_GAP_S) is Pace.APART, "the quiet rule is in time"
     pace.end("shape", new=True)
     assert pace.begin("other", new=True) is Pace.APART, "each shape has its own pace"
     assert pace.begin("shape", new=False) is Pace.APART, "a next turn"
