@@ -269,10 +269,7 @@ async def asking_two_while_starting(pool: WarmPool, spawn: Spawner, key: str) ->
 async def test_a_key_that_outruns_its_spare_gets_a_second_once_the_first_is_up() -> None:
     spawn = Spawner()
     pool = pool_of(3, spawn)
-    await outrun(pool, spawn, "a")
-    spawn.gate.clear()
-    pool.refill("a", lambda: "options-a", at_once=True, depth=2)
-    await settled()
+    await asking_two_while_starting(pool, spawn, "a")
     assert spawn.begun == 1, "one start at a time: two would compete with the turn beside them"
     spawn.gate.set()
     await settled()
