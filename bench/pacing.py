@@ -18,7 +18,7 @@ the time is to the first text delta. Paths:
   agent framework's side calls come (a title, a summary, the answer).
 
 ``--quiet`` runs the proxy once per value of the pool's quiet period (how long no turn must
-have run before a spare starts), ``--in-a-row`` once per number of spares kept for a shape
+have run before a spare starts), ``--spares-when-fast`` once per number of spares kept for a shape
 whose new conversations come fast, to show the trade-offs they make. Each CLI is also
 timed in CPU (its start, what it does in the 3 s after, its first turn), what bounds new
 conversations in a row on a small machine. Targets (issue 17): new 0.3 s apart <= 0.35,
@@ -54,7 +54,7 @@ from proxy_core.server import ProxyServer
 MODEL = "sonnet"
 # The pool's own default, read before any variant changes it.
 DEFAULT_QUIET_S = warm_pool.QUIET_S
-DEFAULT_IN_A_ROW = clis.SPARES_IN_A_ROW
+DEFAULT_SPARES_WHEN_FAST = clis.SPARES_WHEN_FAST
 CPU_RUNS = 5
 TARGETS = {"new, 0.3 s apart": 0.35, "new, 1 s apart": 0.3, "next turn, at once": 0.1}
 _numbers = iter(range(1, 1_000_000))
@@ -174,11 +174,11 @@ def p50(values: list[float]) -> float:
 
 
 async def run_variant(
-    quiet_s: float, in_a_row: int, runs: int, root: Path
+    quiet_s: float, spares_when_fast: int, runs: int, root: Path
 ) -> dict[str, list[float]]:
     warm_pool.QUIET_S = quiet_s  # read when the backend builds its pool
-    clis.SPARES_IN_A_ROW = in_a_row  # read at each request
-    server = ProxyServer(Settings(port=0, data_dir=root / f"quiet-{quiet_s}-{in_a_row}"))
+    clis.SPARES_WHEN_FAST = spares_when_fast  # read at each request
+    server = ProxyServer(Settings(port=0, data_dir=root / f"quiet-{quiet_s}-{spares_when_fast}"))
     server.start()
     try:
         url = server.base_url
@@ -191,7 +191,7 @@ async def run_variant(
         return found
     finally:
         await asyncio.to_thread(server.stop)
-        clis.SPARES_IN_A_ROW = DEFAULT_IN_A_ROW
+        clis.SPARES_WHEN_FAST = DEFAULT_SPARES_WHEN_FAST
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -201,17 +201,17 @@ async def main_async(args: argparse.Namespace) -> int:
         await cold_sdk_ms(sdk)  # page cache and connections, not counted
         baseline = [await cold_sdk_ms(sdk) for _ in range(args.runs)]
         variants = {}
-        for quiet_s, in_a_row in [(q, DEFAULT_IN_A_ROW) for q in args.quiet] + [
-            (DEFAULT_QUIET_S, n) for n in args.in_a_row if n != DEFAULT_IN_A_ROW
+        for quiet_s, spares_when_fast in [(q, DEFAULT_SPARES_WHEN_FAST) for q in args.quiet] + [
+            (DEFAULT_QUIET_S, n) for n in args.spares_when_fast if n != DEFAULT_SPARES_WHEN_FAST
         ]:
-            label = f"quiet {quiet_s:g} s, {in_a_row} in a row"
+            label = f"quiet {quiet_s:g} s, {spares_when_fast} spares when fast"
             print(f"{label} ...", file=sys.stderr, flush=True)
-            variants[label] = await run_variant(quiet_s, in_a_row, args.runs, root)
+            variants[label] = await run_variant(quiet_s, spares_when_fast, args.runs, root)
         baseline += [await cold_sdk_ms(sdk) for _ in range(args.runs)]  # drift, both ends
         await sdk.aclose()
         cpu = await cli_cpu_ms(root)
     cold = p50(baseline)
-    default = f"quiet {DEFAULT_QUIET_S:g} s, {DEFAULT_IN_A_ROW} in a row"
+    default = f"quiet {DEFAULT_QUIET_S:g} s, {DEFAULT_SPARES_WHEN_FAST} spares when fast"
     print(f"cold SDK call, first text delta: p50 {cold:.0f} ms ({len(baseline)} runs)")
     print(
         f"CPU of one CLI, p50 of {CPU_RUNS}: start {cpu['start']:.0f} ms, the 3 s after it "
@@ -243,9 +243,9 @@ def main() -> int:
         help="quiet periods to compare, in seconds (default: the pool's default, and 0.3)",
     )
     parser.add_argument(
-        "--in-a-row",
+        "--spares-when-fast",
         type=lambda text: [int(v) for v in text.split(",")],
-        default=[DEFAULT_IN_A_ROW, 1],
+        default=[DEFAULT_SPARES_WHEN_FAST, 1],
         help="spares kept for a shape sent fast, to compare (default: the default, and 1)",
     )
     args = parser.parse_args()

@@ -51,7 +51,7 @@ IN_A_ROW_GAP_S = 1.5
 FAST_GAP_S = 0.7
 SHUTDOWN_WAIT_S = 5.0
 # Spares kept ready for a shape whose new conversations come fast (see warm_pool).
-SPARES_IN_A_ROW = 2
+SPARES_WHEN_FAST = 2
 
 
 class Shape:
@@ -266,4 +266,4 @@ class CLIs:
 
 
 def _depth(pace: Pace) -> int:
-    return SPARES_IN_A_ROW if pace is Pace.FAST else 1
+    return SPARES_WHEN_FAST if pace is Pace.FAST else 1
